@@ -1,0 +1,2 @@
+#include <cstdio>
+int main() { std::puts("retort " RETORT_VERSION); return 0; }

@@ -1,0 +1,66 @@
+// A compiled execution plan for one model at one batch size: every kernel, primitive and
+// buffer is created in compile(); forward()/backward() only execute.
+//
+// Gradients: after forward(training=true) the gradient buffers of the graph outputs and of
+// every value named in PlanOptions::grad_values are zero; the caller writes (or adds) the
+// loss gradient there, then calls backward(). Parameter gradients are then in parameters().
+// The plan reads and writes the model's initializers in place (weights, batch-norm running
+// statistics): the Model must outlive the plan and keep its initializer tensors.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "retort/core/status.h"
+#include "retort/engine/kernel.h"
+#include "retort/graph/model.h"
+
+namespace retort::engine {
+
+struct PlanOptions {
+  int64_t batch = 1;          // value of the symbolic batch dimension
+  bool backward = false;      // allocate gradients and backward kernels
+  // Float initializers that get gradients. Empty: all float initializers that reach a
+  // differentiable input. Use frozen = true for a teacher (no parameter gradients).
+  std::vector<std::string> trainable;
+  bool frozen = false;
+  // Values whose gradient the caller reads or injects into (e.g. distillation features).
+  std::vector<std::string> grad_values;
+  bool input_grads = false;   // also compute gradients of the graph inputs
+  uint64_t seed = 0;          // Dropout masks
+};
+
+struct Parameter {
+  std::string name;
+  View value;  // the model's initializer
+  View grad;
+};
+
+class Plan {
+ public:
+  static Expected<std::unique_ptr<Plan>> compile(Model& model, const PlanOptions& options);
+  ~Plan();
+  Plan(const Plan&) = delete;
+  Plan& operator=(const Plan&) = delete;
+
+  // Buffer of a named value (graph inputs are written here before forward()).
+  Expected<View> value(const std::string& name) const;
+  // Gradient buffer of a named value; an error if the value carries no gradient.
+  Expected<View> grad(const std::string& name) const;
+  View input(size_t i = 0) const;   // i-th graph input
+  View output(size_t i = 0) const;  // i-th graph output
+  View output_grad(size_t i = 0) const;
+  const std::vector<Parameter>& parameters() const;
+  int64_t batch() const;
+
+  void forward(bool training);
+  void backward();
+
+ private:
+  struct Impl;
+  explicit Plan(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace retort::engine

@@ -1,0 +1,103 @@
+// The in-memory model: a small ONNX-shaped graph IR. Values are named; nodes reference
+// them by name; initializers are the weights. Only graph/onnx_io.cpp knows protobuf.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "retort/core/status.h"
+#include "retort/core/tensor.h"
+
+namespace retort {
+
+// A dimension is either a fixed size or a symbolic name ("batch").
+struct Dim {
+  int64_t value = -1;  // -1 when symbolic
+  std::string param;   // symbolic name, empty when fixed
+  static Dim fixed(int64_t v) { return {v, {}}; }
+  static Dim symbolic(std::string name) { return {-1, std::move(name)}; }
+  bool is_fixed() const { return value >= 0; }
+  bool operator==(const Dim&) const = default;
+};
+
+struct ValueInfo {
+  std::string name;
+  DType dtype = DType::kFloat32;
+  std::vector<Dim> dims;
+  bool operator==(const ValueInfo&) const = default;
+  // Concrete shape with symbolic dims replaced by `batch` (the engine's one free dim).
+  Shape concrete_shape(int64_t batch) const;
+};
+
+struct Attribute {
+  enum class Kind { kInt, kFloat, kString, kInts, kFloats, kStrings, kTensor };
+  Kind kind = Kind::kInt;
+  int64_t i = 0;
+  float f = 0.0f;
+  std::string s;
+  std::vector<int64_t> ints;
+  std::vector<float> floats;
+  std::vector<std::string> strings;
+  Tensor t;
+
+  static Attribute of_int(int64_t v);
+  static Attribute of_float(float v);
+  static Attribute of_string(std::string v);
+  static Attribute of_ints(std::vector<int64_t> v);
+  static Attribute of_floats(std::vector<float> v);
+  static Attribute of_tensor(Tensor v);
+};
+
+struct Node {
+  std::string name;
+  std::string op_type;
+  std::string domain;                // "" is the default ONNX domain
+  std::vector<std::string> inputs;   // "" marks an omitted optional input
+  std::vector<std::string> outputs;
+  std::map<std::string, Attribute> attributes;
+
+  bool has_attr(const std::string& key) const { return attributes.count(key) != 0; }
+  int64_t attr_int(const std::string& key, int64_t fallback) const;
+  float attr_float(const std::string& key, float fallback) const;
+  std::string attr_string(const std::string& key, const std::string& fallback) const;
+  std::vector<int64_t> attr_ints(const std::string& key, std::vector<int64_t> fallback = {}) const;
+  // Number of present (non-empty) inputs.
+  size_t input_count() const;
+  bool has_input(size_t i) const { return i < inputs.size() && !inputs[i].empty(); }
+  // "node 'conv1' (Conv)" for error messages.
+  std::string describe() const;
+};
+
+struct Graph {
+  std::string name = "retort";
+  std::vector<Node> nodes;                 // topologically sorted after sort_topologically()
+  std::vector<ValueInfo> inputs;           // runtime inputs only (initializers excluded)
+  std::vector<ValueInfo> outputs;
+  std::map<std::string, Tensor> initializers;
+  std::vector<ValueInfo> value_infos;      // optional shape annotations of intermediates
+
+  const Node* producer_of(const std::string& value) const;
+  bool is_initializer(const std::string& value) const { return initializers.count(value) != 0; }
+  // Sorts nodes so that each comes after the producers of its inputs. Fails on a cycle or on
+  // an input that nothing defines.
+  Status sort_topologically();
+  // A fresh value name with the given prefix that no node, input or initializer uses yet.
+  std::string unique_name(const std::string& prefix) const;
+};
+
+struct Model {
+  Graph graph;
+  int64_t ir_version = 8;
+  int64_t opset = 13;
+  std::string producer_name = "retort";
+  std::string producer_version = RETORT_VERSION;
+  std::map<std::string, std::string> metadata;  // class names, input convention, ...
+
+  int64_t parameter_count() const;   // float initializer elements
+  int64_t nonzero_parameters() const;
+};
+
+}  // namespace retort

@@ -1,0 +1,18 @@
+// STUB: to be replaced by the real kernel(s).
+#include "ops.h"
+
+namespace retort::engine {
+
+Expected<std::unique_ptr<Kernel>> create_flatten_kernel(const KernelContext& ctx) {
+  return make_error(ErrorCode::kUnsupported, ctx.node.describe(), ": not implemented yet");
+}
+
+Expected<std::unique_ptr<Kernel>> create_reshape_kernel(const KernelContext& ctx) {
+  return make_error(ErrorCode::kUnsupported, ctx.node.describe(), ": not implemented yet");
+}
+
+Expected<std::unique_ptr<Kernel>> create_identity_kernel(const KernelContext& ctx) {
+  return make_error(ErrorCode::kUnsupported, ctx.node.describe(), ": not implemented yet");
+}
+
+}  // namespace retort::engine

@@ -1,0 +1,152 @@
+#include "retort/graph/model.h"
+
+#include <functional>
+#include <set>
+#include <unordered_map>
+#include <unordered_set>
+
+namespace retort {
+
+Shape ValueInfo::concrete_shape(int64_t batch) const {
+  Shape shape;
+  shape.reserve(dims.size());
+  for (const Dim& d : dims) shape.push_back(d.is_fixed() ? d.value : batch);
+  return shape;
+}
+
+Attribute Attribute::of_int(int64_t v) {
+  Attribute a;
+  a.kind = Kind::kInt;
+  a.i = v;
+  return a;
+}
+Attribute Attribute::of_float(float v) {
+  Attribute a;
+  a.kind = Kind::kFloat;
+  a.f = v;
+  return a;
+}
+Attribute Attribute::of_string(std::string v) {
+  Attribute a;
+  a.kind = Kind::kString;
+  a.s = std::move(v);
+  return a;
+}
+Attribute Attribute::of_ints(std::vector<int64_t> v) {
+  Attribute a;
+  a.kind = Kind::kInts;
+  a.ints = std::move(v);
+  return a;
+}
+Attribute Attribute::of_floats(std::vector<float> v) {
+  Attribute a;
+  a.kind = Kind::kFloats;
+  a.floats = std::move(v);
+  return a;
+}
+Attribute Attribute::of_tensor(Tensor v) {
+  Attribute a;
+  a.kind = Kind::kTensor;
+  a.t = std::move(v);
+  return a;
+}
+
+int64_t Node::attr_int(const std::string& key, int64_t fallback) const {
+  auto it = attributes.find(key);
+  return it == attributes.end() ? fallback : it->second.i;
+}
+float Node::attr_float(const std::string& key, float fallback) const {
+  auto it = attributes.find(key);
+  return it == attributes.end() ? fallback : it->second.f;
+}
+std::string Node::attr_string(const std::string& key, const std::string& fallback) const {
+  auto it = attributes.find(key);
+  return it == attributes.end() ? fallback : it->second.s;
+}
+std::vector<int64_t> Node::attr_ints(const std::string& key, std::vector<int64_t> fallback) const {
+  auto it = attributes.find(key);
+  return it == attributes.end() ? fallback : it->second.ints;
+}
+size_t Node::input_count() const {
+  size_t n = 0;
+  for (const auto& in : inputs) n += in.empty() ? 0 : 1;
+  return n;
+}
+std::string Node::describe() const {
+  return "node '" + (name.empty() ? (outputs.empty() ? std::string("?") : outputs[0]) : name) +
+         "' (" + op_type + ")";
+}
+
+const Node* Graph::producer_of(const std::string& value) const {
+  for (const Node& n : nodes)
+    for (const auto& out : n.outputs)
+      if (out == value) return &n;
+  return nullptr;
+}
+
+Status Graph::sort_topologically() {
+  std::unordered_map<std::string, size_t> producer;
+  for (size_t i = 0; i < nodes.size(); ++i)
+    for (const auto& out : nodes[i].outputs)
+      if (!out.empty()) producer[out] = i;
+  std::unordered_set<std::string> available;
+  for (const auto& in : inputs) available.insert(in.name);
+  for (const auto& [name, _] : initializers) available.insert(name);
+
+  std::vector<int> state(nodes.size(), 0);  // 0 new, 1 visiting, 2 done
+  std::vector<Node> sorted;
+  sorted.reserve(nodes.size());
+  std::vector<std::string> stack;
+  std::function<Status(size_t)> visit = [&](size_t i) -> Status {
+    if (state[i] == 2) return Status::Ok();
+    if (state[i] == 1) return make_error(ErrorCode::kInvalidArgument, "graph has a cycle through ", nodes[i].describe());
+    state[i] = 1;
+    for (const auto& in : nodes[i].inputs) {
+      if (in.empty() || available.count(in)) continue;
+      auto it = producer.find(in);
+      if (it == producer.end())
+        return make_error(ErrorCode::kInvalidArgument, nodes[i].describe(), " reads value '", in,
+                          "' that no node, graph input or initializer defines");
+      RETORT_RETURN_IF_ERROR(visit(it->second));
+    }
+    state[i] = 2;
+    sorted.push_back(nodes[i]);
+    return Status::Ok();
+  };
+  for (size_t i = 0; i < nodes.size(); ++i) RETORT_RETURN_IF_ERROR(visit(i));
+  nodes = std::move(sorted);
+  return Status::Ok();
+}
+
+std::string Graph::unique_name(const std::string& prefix) const {
+  std::set<std::string> used;
+  for (const auto& n : nodes) {
+    used.insert(n.name);
+    for (const auto& o : n.outputs) used.insert(o);
+  }
+  for (const auto& in : inputs) used.insert(in.name);
+  for (const auto& [k, _] : initializers) used.insert(k);
+  if (!used.count(prefix)) return prefix;
+  for (int i = 1;; ++i) {
+    std::string candidate = prefix + "_" + std::to_string(i);
+    if (!used.count(candidate)) return candidate;
+  }
+}
+
+int64_t Model::parameter_count() const {
+  int64_t n = 0;
+  for (const auto& [_, t] : graph.initializers)
+    if (t.dtype() == DType::kFloat32) n += t.numel();
+  return n;
+}
+
+int64_t Model::nonzero_parameters() const {
+  int64_t n = 0;
+  for (const auto& [_, t] : graph.initializers) {
+    if (t.dtype() != DType::kFloat32) continue;
+    for (float v : t.span<float>()) n += v != 0.0f ? 1 : 0;
+  }
+  return n;
+}
+
+}  // namespace retort
