@@ -1,1 +1,307 @@
-// placeholder until the plan lands
+#include "retort/engine/plan.h"
+
+#include <cstring>
+#include <deque>
+#include <set>
+#include <unordered_map>
+
+#include "retort/engine/dnnl_util.h"
+
+namespace retort::engine {
+namespace {
+
+constexpr int kNoValue = -1;
+
+// One named float32 value of the graph: its buffer and, when it carries one, its gradient.
+struct ValueSlot {
+  std::string name;
+  Tensor storage;       // owned buffer (empty for initializers, which live in the model)
+  View view;
+  Tensor grad_storage;
+  View grad;            // null when the value carries no gradient
+  bool requires_grad = false;
+  bool external_grad = false;  // graph output or requested in grad_values: caller writes it
+  bool accumulates = false;    // consumers write private slots that the plan sums in
+  int grad_consumers = 0;
+};
+
+// A consumer's private gradient for an accumulating input, added into the value after backward.
+struct GradAccumulation {
+  View partial;
+  View total;
+};
+
+struct NodeStep {
+  std::unique_ptr<Kernel> kernel;
+  std::vector<int> inputs;   // value index per node input; kNoValue for constants/omitted
+  std::vector<int> outputs;
+  std::vector<Tensor> partial_storage;
+  std::vector<GradAccumulation> accumulations;
+  bool runs_backward = false;
+};
+
+View make_view(Tensor& t) { return View{t.data<float>(), t.shape()}; }
+
+void add_into(const View& dst, const View& src) {
+  float* __restrict d = dst.data;
+  const float* __restrict s = src.data;
+  const int64_t n = dst.numel();
+#pragma omp parallel for simd if (n > (1 << 16))
+  for (int64_t i = 0; i < n; ++i) d[i] += s[i];
+}
+
+void zero(const View& v) { std::memset(v.data, 0, static_cast<size_t>(v.numel()) * sizeof(float)); }
+
+}  // namespace
+
+struct Plan::Impl {
+  PlanOptions options;
+  dnnl::stream stream{cpu_engine()};
+  std::vector<Node> nodes;                       // the plan's own copy: kernels may refer to it
+  std::deque<KernelContext> contexts;            // kept alive for kernels that hold on to them
+  std::vector<ValueSlot> values;
+  std::unordered_map<std::string, int> index;
+  std::vector<NodeStep> steps;
+  std::vector<int> graph_inputs, graph_outputs;
+  std::vector<Parameter> parameters;
+  std::vector<View> zero_on_forward;   // external gradients, reset by each training forward
+  std::vector<View> zero_on_backward;  // internal accumulators
+
+  int add_value(const std::string& name) {
+    index[name] = static_cast<int>(values.size());
+    values.push_back(ValueSlot{});
+    values.back().name = name;
+    return static_cast<int>(values.size()) - 1;
+  }
+  int find(const std::string& name) const {
+    auto it = index.find(name);
+    return it == index.end() ? kNoValue : it->second;
+  }
+
+  Status build(Model& model);
+};
+
+Status Plan::Impl::build(Model& model) {
+  Graph& graph = model.graph;
+  RETORT_RETURN_IF_ERROR(graph.sort_topologically());
+  if (options.batch <= 0)
+    return make_error(ErrorCode::kInvalidArgument, "plan batch size must be positive, got ", options.batch);
+
+  for (const ValueInfo& in : graph.inputs) {
+    if (in.dtype != DType::kFloat32)
+      return make_error(ErrorCode::kUnsupported, "graph input '", in.name, "' has dtype ",
+                        dtype_name(in.dtype), "; the engine runs float32 inputs only");
+    int v = add_value(in.name);
+    Shape shape = in.concrete_shape(options.batch);
+    values[v].storage = Tensor(DType::kFloat32, shape);
+    values[v].view = make_view(values[v].storage);
+    graph_inputs.push_back(v);
+  }
+  for (auto& [name, tensor] : graph.initializers) {
+    if (tensor.dtype() != DType::kFloat32 || find(name) != kNoValue) continue;
+    int v = add_value(name);
+    values[v].view = make_view(tensor);  // in place: training updates the model's weights
+  }
+
+  // Create every kernel; this is where shapes are inferred and attributes validated.
+  nodes = graph.nodes;
+  steps.resize(nodes.size());
+  uint64_t node_seed = options.seed * 0x9E3779B97F4A7C15ULL + 1;
+  for (size_t n = 0; n < nodes.size(); ++n) {
+    const Node& node = nodes[n];
+    std::vector<Shape> shapes;
+    std::vector<const Tensor*> constants;
+    NodeStep& step = steps[n];
+    for (const std::string& in : node.inputs) {
+      auto init = graph.initializers.find(in);
+      const Tensor* constant = init == graph.initializers.end() ? nullptr : &init->second;
+      int v = in.empty() ? kNoValue : find(in);
+      if (!in.empty() && v == kNoValue && constant == nullptr)
+        return make_error(ErrorCode::kInvalidArgument, node.describe(), ": input '", in,
+                          "' is not a float32 value the engine computes (non-float tensors are "
+                          "only supported as initializers)");
+      shapes.push_back(v != kNoValue ? values[v].view.shape : constant ? constant->shape() : Shape{});
+      constants.push_back(constant);
+      step.inputs.push_back(v);
+    }
+    contexts.push_back(KernelContext{node, std::move(shapes), std::move(constants), cpu_engine(),
+                                     stream, node_seed + n * 0xBF58476D1CE4E5B9ULL});
+    RETORT_ASSIGN_OR_RETURN(KernelFactory factory, find_kernel_factory(node));
+    RETORT_ASSIGN_OR_RETURN(step.kernel, factory(contexts.back()));
+    for (size_t i = 0; i < node.inputs.size(); ++i) {
+      if (step.inputs[i] == kNoValue && !node.inputs[i].empty() && step.kernel->runtime_input(i))
+        return make_error(ErrorCode::kUnsupported, node.describe(), ": input ", i, " ('",
+                          node.inputs[i], "') must be a float32 tensor");
+    }
+    std::vector<Shape> out_shapes = step.kernel->output_shapes();
+    for (size_t o = 0; o < node.outputs.size(); ++o) {
+      const std::string& out = node.outputs[o];
+      if (out.empty()) {
+        step.outputs.push_back(kNoValue);
+        continue;
+      }
+      if (find(out) != kNoValue)
+        return make_error(ErrorCode::kInvalidArgument, node.describe(), ": output '", out,
+                          "' is already defined by another node, input or initializer");
+      if (o >= out_shapes.size())
+        return make_error(ErrorCode::kUnsupported, node.describe(), ": output ", o, " ('", out,
+                          "') is not supported by the engine");
+      int v = add_value(out);
+      values[v].storage = Tensor(DType::kFloat32, out_shapes[o]);
+      values[v].view = make_view(values[v].storage);
+      step.outputs.push_back(v);
+    }
+  }
+  for (const ValueInfo& out : graph.outputs) {
+    int v = find(out.name);
+    if (v == kNoValue)
+      return make_error(ErrorCode::kInvalidArgument, "graph output '", out.name, "' is never computed");
+    graph_outputs.push_back(v);
+  }
+
+  if (options.backward) {
+    // Which values carry gradients: trainable parameters (and inputs on request), then forward.
+    std::set<std::string> trainable(options.trainable.begin(), options.trainable.end());
+    for (const std::string& name : trainable) {
+      auto it = graph.initializers.find(name);
+      if (it == graph.initializers.end() || it->second.dtype() != DType::kFloat32)
+        return make_error(ErrorCode::kNotFound, "trainable parameter '", name,
+                          "' is not a float32 initializer of the model");
+    }
+    for (auto& [name, tensor] : graph.initializers) {
+      int v = find(name);
+      if (v == kNoValue || options.frozen) continue;
+      if (trainable.empty() || trainable.count(name)) values[v].requires_grad = true;
+    }
+    if (options.input_grads)
+      for (int v : graph_inputs) values[v].requires_grad = true;
+    // A parameter only counts when it reaches a differentiable input (not BN running stats).
+    std::vector<bool> used_as_differentiable(values.size(), false);
+    for (NodeStep& step : steps) {
+      bool any = false;
+      for (size_t i = 0; i < step.inputs.size(); ++i) {
+        int v = step.inputs[i];
+        if (v == kNoValue || !step.kernel->differentiable_input(i)) continue;
+        used_as_differentiable[v] = true;
+        any = any || values[v].requires_grad;
+      }
+      for (int v : step.outputs)
+        if (v != kNoValue) values[v].requires_grad = any;
+    }
+    for (auto& [name, tensor] : graph.initializers) {
+      int v = find(name);
+      if (v != kNoValue && !used_as_differentiable[v]) values[v].requires_grad = false;
+    }
+    for (const std::string& name : options.grad_values) {
+      int v = find(name);
+      if (v == kNoValue)
+        return make_error(ErrorCode::kNotFound, "gradient requested for value '", name,
+                          "', which the model does not have");
+      if (!values[v].requires_grad)
+        return make_error(ErrorCode::kInvalidArgument, "gradient requested for value '", name,
+                          "', which does not depend on any trainable parameter");
+      values[v].external_grad = true;
+    }
+    for (int v : graph_outputs) values[v].external_grad = values[v].requires_grad;
+    for (NodeStep& step : steps)
+      for (size_t i = 0; i < step.inputs.size(); ++i) {
+        int v = step.inputs[i];
+        if (v != kNoValue && values[v].requires_grad && step.kernel->differentiable_input(i))
+          ++values[v].grad_consumers;
+      }
+    for (ValueSlot& slot : values) {
+      if (!slot.requires_grad) continue;
+      slot.grad_storage = Tensor(DType::kFloat32, slot.view.shape);
+      slot.grad = make_view(slot.grad_storage);
+      slot.accumulates = slot.grad_consumers + (slot.external_grad ? 1 : 0) > 1;
+      if (slot.external_grad) zero_on_forward.push_back(slot.grad);
+      else if (slot.accumulates) zero_on_backward.push_back(slot.grad);
+    }
+    for (auto& [name, tensor] : graph.initializers) {
+      int v = find(name);
+      if (v != kNoValue && values[v].requires_grad)
+        parameters.push_back(Parameter{name, values[v].view, values[v].grad});
+    }
+  }
+
+  // Bind: hand each kernel its buffers, once.
+  for (size_t n = 0; n < steps.size(); ++n) {
+    NodeStep& step = steps[n];
+    Bindings b;
+    for (size_t i = 0; i < step.inputs.size(); ++i) {
+      int v = step.inputs[i];
+      const KernelContext& ctx = contexts[n];
+      b.inputs.push_back(v == kNoValue ? View{nullptr, ctx.input_shapes[i]} : values[v].view);
+      View g;
+      if (v != kNoValue && values[v].requires_grad && step.kernel->differentiable_input(i)) {
+        if (values[v].accumulates) {
+          step.partial_storage.emplace_back(DType::kFloat32, values[v].view.shape);
+          g = make_view(step.partial_storage.back());
+          step.accumulations.push_back({g, values[v].grad});
+        } else {
+          g = values[v].grad;
+        }
+        step.runs_backward = true;
+      }
+      b.input_grads.push_back(g);
+    }
+    for (int v : step.outputs) {
+      b.outputs.push_back(v == kNoValue ? View{} : values[v].view);
+      b.output_grads.push_back(v == kNoValue ? View{} : values[v].grad);
+    }
+    RETORT_RETURN_IF_ERROR(step.kernel->bind(b).with_context(nodes[n].describe()));
+  }
+  return Status::Ok();
+}
+
+Plan::Plan(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Plan::~Plan() = default;
+
+Expected<std::unique_ptr<Plan>> Plan::compile(Model& model, const PlanOptions& options) {
+  auto impl = std::make_unique<Impl>();
+  impl->options = options;
+  RETORT_RETURN_IF_ERROR(impl->build(model));
+  return std::unique_ptr<Plan>(new Plan(std::move(impl)));
+}
+
+Expected<View> Plan::value(const std::string& name) const {
+  int v = impl_->find(name);
+  if (v == kNoValue)
+    return make_error(ErrorCode::kNotFound, "the model has no float32 value named '", name, "'");
+  return impl_->values[v].view;
+}
+
+Expected<View> Plan::grad(const std::string& name) const {
+  int v = impl_->find(name);
+  if (v == kNoValue)
+    return make_error(ErrorCode::kNotFound, "the model has no float32 value named '", name, "'");
+  if (!impl_->values[v].grad)
+    return make_error(ErrorCode::kInvalidArgument, "value '", name,
+                      "' carries no gradient in this plan (compile with backward and name it in "
+                      "PlanOptions::grad_values)");
+  return impl_->values[v].grad;
+}
+
+View Plan::input(size_t i) const { return impl_->values[impl_->graph_inputs.at(i)].view; }
+View Plan::output(size_t i) const { return impl_->values[impl_->graph_outputs.at(i)].view; }
+View Plan::output_grad(size_t i) const { return impl_->values[impl_->graph_outputs.at(i)].grad; }
+const std::vector<Parameter>& Plan::parameters() const { return impl_->parameters; }
+int64_t Plan::batch() const { return impl_->options.batch; }
+
+void Plan::forward(bool training) {
+  for (NodeStep& step : impl_->steps) step.kernel->forward(training);
+  if (training)
+    for (const View& g : impl_->zero_on_forward) zero(g);
+}
+
+void Plan::backward() {
+  assert(impl_->options.backward && "plan compiled without backward");
+  for (const View& g : impl_->zero_on_backward) zero(g);
+  for (auto it = impl_->steps.rbegin(); it != impl_->steps.rend(); ++it) {
+    if (!it->runs_backward) continue;
+    it->kernel->backward();
+    for (const GradAccumulation& acc : it->accumulations) add_into(acc.total, acc.partial);
+  }
+}
+
+}  // namespace retort::engine
