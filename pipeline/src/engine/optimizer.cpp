@@ -1,0 +1,146 @@
+#include "retort/engine/optimizer.h"
+
+#include <cmath>
+
+#include "nlohmann/json.hpp"
+
+namespace retort::engine {
+namespace {
+
+class Sgd final : public Optimizer {
+ public:
+  Sgd(const OptimizerConfig& c, std::vector<Parameter> params) : c_(c), params_(std::move(params)) {
+    if (c_.momentum != 0.0f)
+      for (const Parameter& p : params_) velocity_.emplace_back(DType::kFloat32, p.value.shape);
+  }
+  void step(float lr) override {
+    for (size_t k = 0; k < params_.size(); ++k) {
+      float* __restrict w = params_[k].value.data;
+      const float* __restrict g = params_[k].grad.data;
+      const int64_t n = params_[k].value.numel();
+      const float wd = c_.weight_decay, mu = c_.momentum;
+      if (mu == 0.0f) {
+#pragma omp simd
+        for (int64_t i = 0; i < n; ++i) w[i] -= lr * (g[i] + wd * w[i]);
+        continue;
+      }
+      float* __restrict v = velocity_[k].data<float>();
+      if (c_.nesterov) {
+#pragma omp simd
+        for (int64_t i = 0; i < n; ++i) {
+          const float d = g[i] + wd * w[i];
+          v[i] = mu * v[i] + d;
+          w[i] -= lr * (d + mu * v[i]);
+        }
+      } else {
+#pragma omp simd
+        for (int64_t i = 0; i < n; ++i) {
+          v[i] = mu * v[i] + g[i] + wd * w[i];
+          w[i] -= lr * v[i];
+        }
+      }
+    }
+  }
+
+ private:
+  OptimizerConfig c_;
+  std::vector<Parameter> params_;
+  std::vector<Tensor> velocity_;
+};
+
+class AdamW final : public Optimizer {
+ public:
+  AdamW(const OptimizerConfig& c, std::vector<Parameter> params) : c_(c), params_(std::move(params)) {
+    for (const Parameter& p : params_) {
+      m_.emplace_back(DType::kFloat32, p.value.shape);
+      v_.emplace_back(DType::kFloat32, p.value.shape);
+    }
+  }
+  void step(float lr) override {
+    ++t_;
+    const float b1 = c_.beta1, b2 = c_.beta2, eps = c_.eps;
+    const float c1 = 1.0f / (1.0f - std::pow(b1, static_cast<float>(t_)));
+    const float c2 = 1.0f / (1.0f - std::pow(b2, static_cast<float>(t_)));
+    const float decay = 1.0f - lr * c_.weight_decay;
+    for (size_t k = 0; k < params_.size(); ++k) {
+      float* __restrict w = params_[k].value.data;
+      const float* __restrict g = params_[k].grad.data;
+      float* __restrict m = m_[k].data<float>();
+      float* __restrict v = v_[k].data<float>();
+      const int64_t n = params_[k].value.numel();
+#pragma omp simd
+      for (int64_t i = 0; i < n; ++i) {
+        m[i] = b1 * m[i] + (1.0f - b1) * g[i];
+        v[i] = b2 * v[i] + (1.0f - b2) * g[i] * g[i];
+        w[i] = w[i] * decay - lr * (m[i] * c1) / (std::sqrt(v[i] * c2) + eps);
+      }
+    }
+  }
+
+ private:
+  OptimizerConfig c_;
+  std::vector<Parameter> params_;
+  std::vector<Tensor> m_, v_;
+  int64_t t_ = 0;
+};
+
+}  // namespace
+
+Expected<OptimizerConfig> optimizer_config_from_json(const nlohmann::json& j, const std::string& where) {
+  OptimizerConfig c;
+  if (!j.is_object())
+    return make_error(ErrorCode::kInvalidArgument, where, ": expected an object, found ", j.type_name());
+  for (const auto& [key, value] : j.items()) {
+    const std::string path = where + "/" + key;
+    auto number = [&](float& out) -> Status {
+      if (!value.is_number())
+        return make_error(ErrorCode::kInvalidArgument, path, ": expected a number, found ", value.type_name());
+      out = value.get<float>();
+      return Status::Ok();
+    };
+    if (key == "type") {
+      if (!value.is_string() || (value != "sgd" && value != "adamw"))
+        return make_error(ErrorCode::kInvalidArgument, path, ": expected \"sgd\" or \"adamw\", found ", value.dump());
+      c.type = value.get<std::string>();
+    } else if (key == "lr") {
+      RETORT_RETURN_IF_ERROR(number(c.lr));
+      if (!(c.lr > 0)) return make_error(ErrorCode::kInvalidArgument, path, ": must be > 0, found ", c.lr);
+    } else if (key == "momentum") {
+      RETORT_RETURN_IF_ERROR(number(c.momentum));
+      if (c.momentum < 0 || c.momentum >= 1)
+        return make_error(ErrorCode::kInvalidArgument, path, ": must be in [0, 1), found ", c.momentum);
+    } else if (key == "nesterov") {
+      if (!value.is_boolean())
+        return make_error(ErrorCode::kInvalidArgument, path, ": expected true or false, found ", value.dump());
+      c.nesterov = value.get<bool>();
+    } else if (key == "weight_decay") {
+      RETORT_RETURN_IF_ERROR(number(c.weight_decay));
+      if (c.weight_decay < 0) return make_error(ErrorCode::kInvalidArgument, path, ": must be >= 0");
+    } else if (key == "beta1") {
+      RETORT_RETURN_IF_ERROR(number(c.beta1));
+    } else if (key == "beta2") {
+      RETORT_RETURN_IF_ERROR(number(c.beta2));
+    } else if (key == "eps") {
+      RETORT_RETURN_IF_ERROR(number(c.eps));
+    } else {
+      return make_error(ErrorCode::kInvalidArgument, path,
+                        ": unknown optimizer key; known: type, lr, momentum, nesterov, weight_decay, "
+                        "beta1, beta2, eps");
+    }
+  }
+  if (c.nesterov && c.momentum == 0.0f)
+    return make_error(ErrorCode::kInvalidArgument, where, "/nesterov: Nesterov needs momentum > 0");
+  return c;
+}
+
+Expected<std::unique_ptr<Optimizer>> Optimizer::create(const OptimizerConfig& config,
+                                                       std::vector<Parameter> parameters) {
+  for (const Parameter& p : parameters)
+    if (!p.grad)
+      return make_error(ErrorCode::kInvalidArgument, "parameter '", p.name, "' has no gradient buffer");
+  if (config.type == "sgd") return std::unique_ptr<Optimizer>(new Sgd(config, std::move(parameters)));
+  if (config.type == "adamw") return std::unique_ptr<Optimizer>(new AdamW(config, std::move(parameters)));
+  return make_error(ErrorCode::kInvalidArgument, "unknown optimizer '", config.type, "' (sgd, adamw)");
+}
+
+}  // namespace retort::engine
