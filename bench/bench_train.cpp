@@ -1,0 +1,100 @@
+// BM_KdStep/{mlp,cnn}: one distillation training step at batch 128 — frozen teacher
+// 784-1200-1200-10 forward, student forward and backward on 0.5*T^2*KL(T=4) + 0.5*CE, SGD
+// with momentum. items_per_second is images/s; peak_rss_mb is the process's peak RSS.
+// bench/pytorch_baseline.py runs the same step in PyTorch; bench/compare_pytorch.sh runs both.
+#include <benchmark/benchmark.h>
+#include <sys/resource.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include "nlohmann/json.hpp"
+#include "retort/arch/build_model.h"
+#include "retort/data/dataset.h"
+#include "retort/engine/loss.h"
+#include "retort/engine/optimizer.h"
+#include "retort/engine/plan.h"
+
+namespace {
+
+using namespace retort;
+
+constexpr int64_t kBatch = 128;
+constexpr int kBatchesInRotation = 8;
+constexpr float kTemperature = 4.0f;
+constexpr float kAlpha = 0.5f;
+
+template <typename T>
+T or_die(Expected<T> e, const char* what) {
+  if (!e.ok()) {
+    std::fprintf(stderr, "bench_train: %s: %s\n", what, e.status().message().c_str());
+    std::exit(1);
+  }
+  return std::move(e).value();
+}
+
+const data::Dataset& images() {
+  static const data::Dataset set = [] {
+    const char* env = std::getenv("RETORT_FASHION_MNIST_DIR");
+    const std::string dir = env ? env : "/usr/share/datasets/fashion-mnist";
+    auto all = or_die(data::load_idx_dataset(dir + "/train-images-idx3-ubyte.gz",
+                                             dir + "/train-labels-idx1-ubyte.gz", "train"),
+                      "loading Fashion-MNIST");
+    return or_die(data::slice(all, 0, kBatch * kBatchesInRotation), "slicing");
+  }();
+  return set;
+}
+
+nlohmann::json student_spec(const std::string& kind) {
+  if (kind == "mlp") return {{"arch", "mlp"}, {"hidden", {256, 256}}};
+  return {{"arch", "cnn"},
+          {"blocks", {{{"conv", 32}, {"kernel", 3}, {"pad", "valid"}, {"pool", 2}},
+                      {{"conv", 64}, {"kernel", 3}, {"pad", "valid"}, {"pool", 2}}}},
+          {"fc", {128}}};
+}
+
+void BM_KdStep(benchmark::State& state, const std::string& kind) {
+  Model teacher = or_die(arch::build_model({{"arch", "mlp"}, {"hidden", {1200, 1200}}}, 1), "teacher");
+  Model student = or_die(arch::build_model(student_spec(kind), 2), "student");
+  engine::PlanOptions frozen;
+  frozen.batch = kBatch;
+  auto teacher_plan = or_die(engine::Plan::compile(teacher, frozen), "teacher plan");
+  engine::PlanOptions train = frozen;
+  train.backward = true;
+  auto student_plan = or_die(engine::Plan::compile(student, train), "student plan");
+  engine::OptimizerConfig sgd;
+  sgd.lr = 0.01f;
+  sgd.momentum = 0.9f;
+  auto optimizer = or_die(engine::Optimizer::create(sgd, student_plan->parameters()), "optimizer");
+
+  const data::Dataset& set = images();
+  const size_t batch_bytes = static_cast<size_t>(kBatch * set.sample_numel()) * sizeof(float);
+  engine::View grad = student_plan->output_grad(0);
+  int64_t step = 0;
+  for (auto _ : state) {
+    const int64_t b = step++ % kBatchesInRotation;
+    const float* x = set.sample(b * kBatch);
+    std::memcpy(teacher_plan->input(0).data, x, batch_bytes);
+    std::memcpy(student_plan->input(0).data, x, batch_bytes);
+    teacher_plan->forward(false);
+    student_plan->forward(true);
+    const int32_t* labels = set.labels.data() + b * kBatch;
+    engine::kl_divergence(student_plan->output(0), teacher_plan->output(0), kTemperature, kBatch,
+                          &grad, kAlpha);
+    engine::cross_entropy(student_plan->output(0), labels, kBatch, 0.0f, &grad, 1.0f - kAlpha);
+    student_plan->backward();
+    optimizer->step(sgd.lr);
+  }
+  state.SetItemsProcessed(state.iterations() * kBatch);
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  state.counters["peak_rss_mb"] = static_cast<double>(usage.ru_maxrss) / 1024.0;
+}
+
+BENCHMARK_CAPTURE(BM_KdStep, mlp, std::string("mlp"))->Name("BM_KdStep/mlp")->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_KdStep, cnn, std::string("cnn"))->Name("BM_KdStep/cnn")->Unit(benchmark::kMillisecond)->UseRealTime();
+
+}  // namespace
+
+BENCHMARK_MAIN();

@@ -1,0 +1,70 @@
+// Supervised training of a classifier and its evaluation: the loop every training stage uses.
+// Plans, optimizer state and batch buffers are created before the first step; the step loop
+// only copies the batch in and executes.
+#pragma once
+
+#include <functional>
+#include <vector>
+
+#include "retort/core/status.h"
+#include "retort/data/batch_loader.h"
+#include "retort/data/dataset.h"
+#include "retort/engine/optimizer.h"
+#include "retort/engine/schedule.h"
+#include "retort/graph/model.h"
+
+namespace retort::engine {
+
+struct TrainProgress {
+  int epoch = 0;            // 0-based
+  int epochs = 0;
+  int64_t step = 0;         // within the epoch
+  int64_t steps_per_epoch = 0;
+  float loss = 0;           // running mean over the epoch so far
+  float accuracy = 0;       // running training accuracy over the epoch so far
+  float learning_rate = 0;
+  double seconds = 0;       // since training started
+};
+
+struct TrainOptions {
+  int epochs = 1;
+  int64_t batch = 128;
+  OptimizerConfig optimizer;
+  LrSchedule schedule;
+  float label_smoothing = 0.0f;
+  data::AugmentOptions augment;
+  uint64_t seed = 0;
+  // Called every `progress_every` steps and at the end of each epoch; return false to stop
+  // (the result is then kCancelled).
+  std::function<bool(const TrainProgress&)> on_progress;
+  int64_t progress_every = 50;
+};
+
+struct EpochSummary {
+  float loss = 0;
+  float accuracy = 0;
+  double seconds = 0;
+};
+
+struct TrainSummary {
+  std::vector<EpochSummary> epochs;
+  int64_t steps = 0;
+  double seconds = 0;
+};
+
+// Trains `model` in place with cross-entropy. A non-finite loss stops training with a
+// kNumerical error naming the epoch and step.
+Expected<TrainSummary> train_classifier(Model& model, const data::Dataset& train,
+                                        const TrainOptions& options);
+
+struct EvalResult {
+  int64_t count = 0;
+  double accuracy = 0;   // top-1, in [0, 1]
+  double loss = 0;       // mean cross-entropy
+  std::vector<double> per_class_accuracy;  // NaN for a class absent from the data
+};
+
+// Inference-mode evaluation (dropout off, batch norm on running statistics).
+Expected<EvalResult> evaluate_classifier(Model& model, const data::Dataset& test, int64_t batch = 256);
+
+}  // namespace retort::engine
