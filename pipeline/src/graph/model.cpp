@@ -5,6 +5,8 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "nlohmann/json.hpp"
+
 namespace retort {
 
 Shape ValueInfo::concrete_shape(int64_t batch) const {
@@ -133,19 +135,39 @@ std::string Graph::unique_name(const std::string& prefix) const {
   }
 }
 
+std::vector<std::string> Model::learnable_parameters() const {
+  std::set<std::string> constants;
+  auto listed = metadata.find(kConstantsKey);
+  if (listed != metadata.end()) {
+    auto names = nlohmann::json::parse(listed->second, nullptr, /*allow_exceptions=*/false);
+    if (names.is_array())
+      for (const auto& n : names)
+        if (n.is_string()) constants.insert(n.get<std::string>());
+  }
+  std::set<std::string> learnable;
+  for (const Node& node : graph.nodes) {
+    for (size_t i = 0; i < node.inputs.size(); ++i) {
+      const std::string& in = node.inputs[i];
+      const bool constant_by_op = (node.op_type == "BatchNormalization" && (i == 3 || i == 4)) ||
+                                  (node.op_type == "Dropout" && i >= 1);
+      if (in.empty() || constant_by_op || constants.count(in)) continue;
+      auto it = graph.initializers.find(in);
+      if (it != graph.initializers.end() && it->second.dtype() == DType::kFloat32) learnable.insert(in);
+    }
+  }
+  return {learnable.begin(), learnable.end()};
+}
+
 int64_t Model::parameter_count() const {
   int64_t n = 0;
-  for (const auto& [_, t] : graph.initializers)
-    if (t.dtype() == DType::kFloat32) n += t.numel();
+  for (const std::string& name : learnable_parameters()) n += graph.initializers.at(name).numel();
   return n;
 }
 
 int64_t Model::nonzero_parameters() const {
   int64_t n = 0;
-  for (const auto& [_, t] : graph.initializers) {
-    if (t.dtype() != DType::kFloat32) continue;
-    for (float v : t.span<float>()) n += v != 0.0f ? 1 : 0;
-  }
+  for (const std::string& name : learnable_parameters())
+    for (float v : graph.initializers.at(name).span<float>()) n += v != 0.0f ? 1 : 0;
   return n;
 }
 

@@ -88,6 +88,9 @@ struct Graph {
   std::string unique_name(const std::string& prefix) const;
 };
 
+// Metadata key: a JSON list of float initializers that are constants, never trained.
+inline constexpr const char* kConstantsKey = "retort.constants";
+
 struct Model {
   Graph graph;
   int64_t ir_version = 8;
@@ -96,8 +99,12 @@ struct Model {
   std::string producer_version = RETORT_VERSION;
   std::map<std::string, std::string> metadata;  // class names, input convention, ...
 
-  int64_t parameter_count() const;   // float initializer elements
-  int64_t nonzero_parameters() const;
+  // Float initializers that training updates: those some node reads at an input that is not
+  // a constant by the op's definition (BatchNormalization's running mean/var, Dropout's ratio)
+  // and that metadata kConstantsKey does not list (e.g. the baked-in normalisation). Sorted.
+  std::vector<std::string> learnable_parameters() const;
+  int64_t parameter_count() const;     // elements of learnable_parameters()
+  int64_t nonzero_parameters() const;  // non-zero elements of learnable_parameters()
 };
 
 }  // namespace retort
