@@ -161,7 +161,8 @@ Status Plan::Impl::build(Model& model) {
 
   if (options.backward) {
     // Which values carry gradients: trainable parameters (and inputs on request), then forward.
-    std::set<std::string> trainable(options.trainable.begin(), options.trainable.end());
+    std::vector<std::string> names = options.trainable.empty() ? model.learnable_parameters() : options.trainable;
+    std::set<std::string> trainable(names.begin(), names.end());
     for (const std::string& name : trainable) {
       auto it = graph.initializers.find(name);
       if (it == graph.initializers.end() || it->second.dtype() != DType::kFloat32)
@@ -171,7 +172,7 @@ Status Plan::Impl::build(Model& model) {
     for (auto& [name, tensor] : graph.initializers) {
       int v = find(name);
       if (v == kNoValue || options.frozen) continue;
-      if (trainable.empty() || trainable.count(name)) values[v].requires_grad = true;
+      if (trainable.count(name)) values[v].requires_grad = true;
     }
     if (options.input_grads)
       for (int v : graph_inputs) values[v].requires_grad = true;

@@ -21,8 +21,8 @@ namespace retort::engine {
 struct PlanOptions {
   int64_t batch = 1;          // value of the symbolic batch dimension
   bool backward = false;      // allocate gradients and backward kernels
-  // Float initializers that get gradients. Empty: all float initializers that reach a
-  // differentiable input. Use frozen = true for a teacher (no parameter gradients).
+  // Float initializers that get gradients. Empty: Model::learnable_parameters(). Use
+  // frozen = true for a teacher (no parameter gradients).
   std::vector<std::string> trainable;
   bool frozen = false;
   // Values whose gradient the caller reads or injects into (e.g. distillation features).

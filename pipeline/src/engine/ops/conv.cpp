@@ -1,10 +1,245 @@
-// STUB: to be replaced by the real kernel(s).
+// Conv (ONNX opset 11+): 1-D/2-D/3-D, groups (incl. depthwise), dilations, auto_pad, optional
+// bias. oneDNN forward_training + backward data + backward weights, built once (the pattern of
+// oneDNN's cnn_training_f32). Primitives choose their own layouts (format_tag::any) and the
+// plain NC... buffers of the plan are reordered at the edges: on this machine the blocked
+// kernels win clearly even with the reorders (about 1.6-1.9x on fwd + bwd; the measurement
+// is in conv_test.cpp's header).
+#include <algorithm>
+#include <cstring>
+#include <unordered_map>
+
 #include "ops.h"
+#include "spatial_util.h"
 
 namespace retort::engine {
+namespace {
+
+using spatial::Edge;
+using tag = dnnl::memory::format_tag;
+
+// Weights [M, C/g, k...] viewed as oneDNN's grouped [g, M/g, C/g, k...] (same bytes).
+dnnl::memory::desc weights_plain_desc(const Shape& w, int64_t group) {
+  if (group == 1) return plain_desc(w);
+  Shape g{group, w[0] / group};
+  g.insert(g.end(), w.begin() + 1, w.end());
+  static const tag kTags[] = {tag::undef, tag::undef, tag::undef,
+                              tag::goiw,  tag::goihw, tag::goidhw};
+  return dnnl::memory::desc(to_dims(g), dnnl::memory::data_type::f32, kTags[w.size()]);
+}
+
+dnnl::memory::desc any_desc(const dnnl::memory::dims& dims) {
+  return dnnl::memory::desc(dims, dnnl::memory::data_type::f32, tag::any);
+}
+
+class ConvKernel final : public Kernel {
+ public:
+  ConvKernel(const KernelContext& ctx, Shape x, Shape w, bool has_bias, int64_t group,
+             spatial::Window win, Shape y)
+      : eng_(ctx.engine),
+        stream_(ctx.stream),
+        x_shape_(std::move(x)),
+        w_shape_(std::move(w)),
+        y_shape_(std::move(y)),
+        has_bias_(has_bias),
+        group_(group),
+        win_(std::move(win)) {}
+
+  // Builds the primitive descriptors (compile time, so unsupported configurations fail early).
+  Status init(const std::string& where) {
+    try {
+      const auto x_dims = to_dims(x_shape_), y_dims = to_dims(y_shape_);
+      const auto w_dims = weights_plain_desc(w_shape_, group_).dims();
+      const auto b_desc = has_bias_ ? plain_desc({w_shape_[0]}) : dnnl::memory::desc();
+      const auto strides = spatial::to_dnnl(win_.strides), dil = win_.dnnl_dilations();
+      const auto pl = spatial::to_dnnl(win_.pad_begin), pr = spatial::to_dnnl(win_.dnnl_pad_end);
+      const auto algo = dnnl::algorithm::convolution_direct;
+      const auto attr = spatial::Scratchpad::attr();
+      auto x_md = any_desc(x_dims), w_md = any_desc(w_dims), y_md = any_desc(y_dims);
+
+      dnnl::convolution_forward::desc fwd(dnnl::prop_kind::forward_training, algo, x_md, w_md,
+                                          b_desc, y_md, strides, dil, pl, pr);
+      fwd_pd_ = dnnl::convolution_forward::primitive_desc(fwd, attr, eng_);
+      dnnl::convolution_backward_data::desc bwd_data(algo, x_md, w_md, y_md, strides, dil, pl, pr);
+      bwd_data_pd_ = dnnl::convolution_backward_data::primitive_desc(bwd_data, attr, eng_, fwd_pd_);
+      dnnl::convolution_backward_weights::desc bwd_w(algo, x_md, w_md, b_desc, y_md, strides, dil,
+                                                     pl, pr);
+      bwd_weights_pd_ =
+          dnnl::convolution_backward_weights::primitive_desc(bwd_w, attr, eng_, fwd_pd_);
+    } catch (const dnnl::error& e) {
+      return make_error(ErrorCode::kUnsupported, where,
+                        ": oneDNN has no convolution for this configuration (input ",
+                        shape_to_string(x_shape_), ", weights ", shape_to_string(w_shape_),
+                        ", group ", group_, "): ", e.what());
+    }
+    return Status::Ok();
+  }
+
+  std::vector<Shape> output_shapes() const override { return {y_shape_}; }
+
+  Status bind(const Bindings& b) override {
+    try {
+      const auto x_plain = plain_desc(x_shape_), y_plain = plain_desc(y_shape_);
+      const auto w_plain = weights_plain_desc(w_shape_, group_);
+      x_.init(x_plain, b.inputs[0].data, fwd_pd_.src_desc(), Edge::Direction::kIn, eng_);
+      w_.init(w_plain, b.inputs[1].data, fwd_pd_.weights_desc(), Edge::Direction::kIn, eng_);
+      y_.init(y_plain, b.outputs[0].data, fwd_pd_.dst_desc(), Edge::Direction::kOut, eng_);
+      fwd_ = dnnl::convolution_forward(fwd_pd_);
+      scratch_.reserve(fwd_pd_);
+      fwd_args_ = {
+          {DNNL_ARG_SRC, x_.prim()}, {DNNL_ARG_WEIGHTS, w_.prim()}, {DNNL_ARG_DST, y_.prim()}};
+      if (has_bias_)
+        fwd_args_[DNNL_ARG_BIAS] = dnnl::memory(plain_desc({w_shape_[0]}), eng_, b.inputs[2].data);
+
+      for (size_t i = 0; i < b.input_grads.size(); ++i)
+        if (b.input_grads[i]) grads_.push_back(b.input_grads[i]);
+      has_dy_ = b.output_grads.size() > 0 && b.output_grads[0];
+      need_dx_ = has_dy_ && b.input_grads.size() > 0 && b.input_grads[0];
+      const bool need_dw = b.input_grads.size() > 1 && b.input_grads[1];
+      const bool need_db = has_bias_ && b.input_grads.size() > 2 && b.input_grads[2];
+      need_dweights_ = has_dy_ && (need_dw || need_db);
+
+      if (need_dx_) {
+        dy_data_.init(y_plain, b.output_grads[0].data, bwd_data_pd_.diff_dst_desc(),
+                      Edge::Direction::kIn, eng_);
+        w_data_.init_shared(w_plain, b.inputs[1].data, bwd_data_pd_.weights_desc(), w_, eng_);
+        dx_.init(x_plain, b.input_grads[0].data, bwd_data_pd_.diff_src_desc(),
+                 Edge::Direction::kOut, eng_);
+        bwd_data_ = dnnl::convolution_backward_data(bwd_data_pd_);
+        scratch_.reserve(bwd_data_pd_);
+        bwd_data_args_ = {{DNNL_ARG_DIFF_DST, dy_data_.prim()},
+                          {DNNL_ARG_WEIGHTS, w_data_.prim()},
+                          {DNNL_ARG_DIFF_SRC, dx_.prim()}};
+      }
+      if (need_dweights_) {
+        dy_w_.init_shared(y_plain, b.output_grads[0].data, bwd_weights_pd_.diff_dst_desc(),
+                          dy_data_, eng_);
+        x_w_.init_shared(x_plain, b.inputs[0].data, bwd_weights_pd_.src_desc(), x_, eng_);
+        // A frozen weight with a trainable bias (or the reverse) still needs somewhere to write.
+        if (need_dw) {
+          dw_.init(w_plain, b.input_grads[1].data, bwd_weights_pd_.diff_weights_desc(),
+                   Edge::Direction::kOut, eng_);
+          dw_mem_ = dw_.prim();
+        } else {
+          dw_mem_ = dnnl::memory(bwd_weights_pd_.diff_weights_desc(), eng_);
+        }
+        bwd_weights_ = dnnl::convolution_backward_weights(bwd_weights_pd_);
+        scratch_.reserve(bwd_weights_pd_);
+        bwd_weights_args_ = {{DNNL_ARG_SRC, x_w_.prim()},
+                             {DNNL_ARG_DIFF_DST, dy_w_.prim()},
+                             {DNNL_ARG_DIFF_WEIGHTS, dw_mem_}};
+        if (has_bias_) {
+          const auto b_plain = plain_desc({w_shape_[0]});
+          bwd_weights_args_[DNNL_ARG_DIFF_BIAS] =
+              need_db ? dnnl::memory(b_plain, eng_, b.input_grads[2].data)
+                      : dnnl::memory(b_plain, eng_);
+        }
+      }
+      scratch_.allocate(eng_);
+      for (auto* args : {&fwd_args_, &bwd_data_args_, &bwd_weights_args_})
+        (*args)[DNNL_ARG_SCRATCHPAD] = scratch_.memory();
+    } catch (const dnnl::error& e) {
+      return make_error(ErrorCode::kInternal, "Conv bind failed: ", e.what());
+    }
+    return Status::Ok();
+  }
+
+  void forward(bool /*training*/) override {
+    x_.sync(stream_);
+    w_.sync(stream_);  // weights change every optimizer step
+    fwd_.execute(stream_, fwd_args_);
+    y_.sync(stream_);
+    stream_.wait();
+  }
+
+  void backward() override {
+    if (!has_dy_) {
+      // Nothing downstream needs this output: its gradient is zero.
+      for (const View& g : grads_) std::fill(g.data, g.data + g.numel(), 0.0f);
+      return;
+    }
+    // dy_w_ may share dy_data_'s reordered copy, so that edge goes first.
+    if (need_dx_) dy_data_.sync(stream_);
+    if (need_dweights_) {
+      dy_w_.sync(stream_);
+      bwd_weights_.execute(stream_, bwd_weights_args_);
+      dw_.sync(stream_);
+    }
+    if (need_dx_) {
+      w_data_.sync(stream_);
+      bwd_data_.execute(stream_, bwd_data_args_);
+      dx_.sync(stream_);
+    }
+    stream_.wait();
+  }
+
+ private:
+  dnnl::engine& eng_;
+  dnnl::stream& stream_;
+  Shape x_shape_, w_shape_, y_shape_;
+  bool has_bias_;
+  int64_t group_;
+  spatial::Window win_;
+
+  dnnl::convolution_forward::primitive_desc fwd_pd_;
+  dnnl::convolution_backward_data::primitive_desc bwd_data_pd_;
+  dnnl::convolution_backward_weights::primitive_desc bwd_weights_pd_;
+  dnnl::convolution_forward fwd_;
+  dnnl::convolution_backward_data bwd_data_;
+  dnnl::convolution_backward_weights bwd_weights_;
+  std::unordered_map<int, dnnl::memory> fwd_args_, bwd_data_args_, bwd_weights_args_;
+  spatial::Scratchpad scratch_;
+
+  Edge x_, w_, y_;              // forward
+  Edge dy_data_, w_data_, dx_;  // backward data
+  Edge dy_w_, x_w_, dw_;        // backward weights
+  dnnl::memory dw_mem_;
+  std::vector<View> grads_;
+  bool has_dy_ = false, need_dx_ = false, need_dweights_ = false;
+};
+
+}  // namespace
 
 Expected<std::unique_ptr<Kernel>> create_conv_kernel(const KernelContext& ctx) {
-  return make_error(ErrorCode::kUnsupported, ctx.node.describe(), ": not implemented yet");
+  const Node& node = ctx.node;
+  auto fail = [&](auto&&... parts) -> Status {
+    return make_error(ErrorCode::kInvalidArgument, node.describe(), ": ", parts...);
+  };
+  if (!node.has_input(0) || !node.has_input(1))
+    return fail("Conv needs inputs X and W (got ", node.input_count(), ")");
+  if (node.outputs.size() != 1) return fail("Conv has exactly one output");
+  const Shape& x = ctx.input_shapes[0];
+  const Shape& w = ctx.input_shapes[1];
+  if (x.size() < 3 || x.size() > 5)
+    return fail("input X ", shape_to_string(x),
+                " must be N x C x D1 [x D2 [x D3]] (1-D, 2-D or 3-D convolution)");
+  if (w.size() != x.size())
+    return fail("weights W ", shape_to_string(w), " must have the rank of X ", shape_to_string(x),
+                " (M x C/group x k...)");
+  const int64_t group = node.attr_int("group", 1);
+  const int64_t channels = x[1], maps = w[0];
+  if (group < 1 || channels % group != 0 || maps % group != 0)
+    return fail("group ", group, " must divide the input channels (", channels,
+                ") and the output channels (", maps, ")");
+  if (w[1] != channels / group)
+    return fail("weights W ", shape_to_string(w), " have ", w[1],
+                " input channels per group but X ", shape_to_string(x), " with group ", group,
+                " needs ", channels / group);
+  std::vector<int64_t> kernel(w.begin() + 2, w.end());
+  if (node.has_attr("kernel_shape") && node.attr_ints("kernel_shape") != kernel)
+    return fail("kernel_shape ", shape_to_string(node.attr_ints("kernel_shape")),
+                " does not match the weights W ", shape_to_string(w));
+  const bool has_bias = node.has_input(2);
+  if (has_bias && ctx.input_shapes[2] != Shape{maps})
+    return fail("bias B ", shape_to_string(ctx.input_shapes[2]), " must be [", maps, "]");
+
+  std::vector<int64_t> in(x.begin() + 2, x.end());
+  RETORT_ASSIGN_OR_RETURN(spatial::Window win, spatial::resolve_window(node, in, kernel, false));
+  Shape y{x[0], maps};
+  y.insert(y.end(), win.out.begin(), win.out.end());
+
+  auto k = std::make_unique<ConvKernel>(ctx, x, w, has_bias, group, std::move(win), y);
+  RETORT_RETURN_IF_ERROR(k->init(node.describe()));
+  return std::unique_ptr<Kernel>(std::move(k));
 }
 
 }  // namespace retort::engine

@@ -1,10 +1,103 @@
-// STUB: to be replaced by the real kernel(s).
+// Relu on oneDNN eltwise primitives. Backward reads the output (relu_use_dst_for_bwd), which
+// stays correct should the plan ever run Relu in place.
+#include <cstring>
+#include <unordered_map>
+
+#include "broadcast.h"
 #include "ops.h"
+#include "retort/engine/dnnl_util.h"
 
 namespace retort::engine {
+namespace {
+
+class EltwiseKernel final : public Kernel {
+ public:
+  EltwiseKernel(const KernelContext& ctx, dnnl::algorithm fwd_alg, dnnl::algorithm bwd_alg,
+                float alpha, float beta, Shape shape)
+      : engine_(ctx.engine),
+        stream_(ctx.stream),
+        fwd_alg_(fwd_alg),
+        bwd_alg_(bwd_alg),
+        alpha_(alpha),
+        beta_(beta),
+        shape_(std::move(shape)) {}
+
+  std::vector<Shape> output_shapes() const override { return {shape_}; }
+
+  Status bind(const Bindings& b) override {
+    dx_ = b.input_grads[0];
+    if (shape_numel(shape_) == 0) return Status::Ok();
+    try {
+      const dnnl::memory::desc md = dense_desc(shape_);
+      dnnl::primitive_attr attr;
+      attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+      const dnnl::eltwise_forward::primitive_desc fwd_pd(
+          dnnl::eltwise_forward::desc(dnnl::prop_kind::forward_training, fwd_alg_, md, alpha_,
+                                      beta_),
+          attr, engine_);
+      fwd_ = dnnl::eltwise_forward(fwd_pd);
+      fwd_args_ = {{DNNL_ARG_SRC, dnnl::memory(md, engine_, b.inputs[0].data)},
+                   {DNNL_ARG_DST, dnnl::memory(md, engine_, b.outputs[0].data)},
+                   {DNNL_ARG_SCRATCHPAD, dnnl::memory(fwd_pd.scratchpad_desc(), engine_)}};
+      if (b.output_grads[0] && dx_) {
+        const dnnl::eltwise_backward::primitive_desc bwd_pd(
+            dnnl::eltwise_backward::desc(bwd_alg_, md, md, alpha_, beta_), attr, engine_, fwd_pd);
+        bwd_ = dnnl::eltwise_backward(bwd_pd);
+        bwd_args_ = {{DNNL_ARG_DST, dnnl::memory(md, engine_, b.outputs[0].data)},
+                     {DNNL_ARG_DIFF_DST, dnnl::memory(md, engine_, b.output_grads[0].data)},
+                     {DNNL_ARG_DIFF_SRC, dnnl::memory(md, engine_, dx_.data)},
+                     {DNNL_ARG_SCRATCHPAD, dnnl::memory(bwd_pd.scratchpad_desc(), engine_)}};
+        has_bwd_ = true;
+      }
+    } catch (const dnnl::error& e) {
+      return make_error(ErrorCode::kInternal, "oneDNN eltwise: ", e.what());
+    }
+    return Status::Ok();
+  }
+
+  void forward(bool /*training*/) override {
+    if (shape_numel(shape_) == 0) return;
+    fwd_.execute(stream_, fwd_args_);
+    stream_.wait();
+  }
+
+  void backward() override {
+    if (!dx_) return;
+    if (!has_bwd_) {
+      std::memset(dx_.data, 0, static_cast<size_t>(dx_.numel()) * sizeof(float));
+      return;
+    }
+    bwd_.execute(stream_, bwd_args_);
+    stream_.wait();
+  }
+
+ private:
+  dnnl::engine engine_;
+  dnnl::stream stream_;
+  const dnnl::algorithm fwd_alg_, bwd_alg_;
+  const float alpha_, beta_;
+  const Shape shape_;
+  View dx_;
+  bool has_bwd_ = false;
+  dnnl::eltwise_forward fwd_;
+  dnnl::eltwise_backward bwd_;
+  std::unordered_map<int, dnnl::memory> fwd_args_, bwd_args_;
+};
+
+}  // namespace
 
 Expected<std::unique_ptr<Kernel>> create_relu_kernel(const KernelContext& ctx) {
-  return make_error(ErrorCode::kUnsupported, ctx.node.describe(), ": not implemented yet");
+  const Node& node = ctx.node;
+  if (node.inputs.size() != 1 || !node.has_input(0))
+    return make_error(ErrorCode::kInvalidArgument, node.describe(), ": Relu takes one input");
+  if (ctx.input_shapes[0].size() > DNNL_MAX_NDIMS)
+    return make_error(ErrorCode::kUnsupported, node.describe(), ": rank ",
+                      ctx.input_shapes[0].size(), " is above the supported maximum of ",
+                      DNNL_MAX_NDIMS);
+  // The _use_dst_for_bwd variant is both forward and backward relu; backward then reads dst.
+  return std::unique_ptr<Kernel>(new EltwiseKernel(ctx, dnnl::algorithm::eltwise_relu_use_dst_for_bwd,
+                                                   dnnl::algorithm::eltwise_relu_use_dst_for_bwd,
+                                                   0.0f, 0.0f, ctx.input_shapes[0]));
 }
 
 }  // namespace retort::engine

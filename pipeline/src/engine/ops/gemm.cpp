@@ -1,10 +1,256 @@
-// STUB: to be replaced by the real kernel(s).
+// Gemm: Y = alpha * A' B' + beta * C (A' = transA ? A^T : A, likewise B'), on oneDNN matmul.
+// Transposes are expressed through memory strides, so no operand is ever copied; the common
+// MLP case (alpha = beta = 1, C of shape [N]) adds C as the matmul bias.
+#include <cstring>
+#include <string>
+#include <unordered_map>
+
+#include "broadcast.h"
 #include "ops.h"
+#include "retort/engine/dnnl_util.h"
 
 namespace retort::engine {
+namespace {
+
+using dnnl::memory;
+
+// A rows x cols f32 matrix at the given element strides (a transpose swaps them).
+memory::desc matrix_desc(int64_t rows, int64_t cols, int64_t row_stride, int64_t col_stride) {
+  return memory::desc({rows, cols}, memory::data_type::f32, {row_stride, col_stride});
+}
+
+// Scratchpads are owned by the kernel so a plan can run on any thread (TOOLCHAIN gotcha 5).
+dnnl::primitive_attr user_scratchpad_attr(float scale) {
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  if (scale != 1.0f) attr.set_output_scales(0, {scale});
+  return attr;
+}
+
+class GemmKernel final : public Kernel {
+ public:
+  GemmKernel(const KernelContext& ctx, int64_t m, int64_t k, int64_t n, bool trans_a,
+             bool trans_b, float alpha, float beta, bool has_c, Shape c_shape)
+      : engine_(ctx.engine),
+        stream_(ctx.stream),
+        m_(m),
+        k_(k),
+        n_(n),
+        trans_a_(trans_a),
+        trans_b_(trans_b),
+        alpha_(alpha),
+        beta_(beta),
+        has_c_(has_c),
+        c_shape_(std::move(c_shape)) {}
+
+  std::vector<Shape> output_shapes() const override { return {{m_, n_}}; }
+
+  Status bind(const Bindings& b) override {
+    a_ = b.inputs[0];
+    b_ = b.inputs[1];
+    if (has_c_) c_ = b.inputs[2];
+    y_ = b.outputs[0];
+    dy_ = b.output_grads[0];
+    da_ = b.input_grads[0];
+    db_ = b.input_grads[1];
+    if (has_c_) dc_ = b.input_grads[2];
+    degenerate_ = m_ == 0 || n_ == 0 || k_ == 0;
+    if (degenerate_) return Status::Ok();
+    try {
+      create_forward();
+      if (dy_ && da_) create_backward_a();
+      if (dy_ && db_) create_backward_b();
+    } catch (const dnnl::error& e) {
+      return make_error(ErrorCode::kInternal, "oneDNN matmul: ", e.what());
+    }
+    return Status::Ok();
+  }
+
+  void forward(bool /*training*/) override {
+    if (degenerate_) {
+      // K == 0: A'B' is all zeros.
+      std::memset(y_.data, 0, static_cast<size_t>(y_.numel()) * sizeof(float));
+      if (has_c_ && beta_ != 0.0f) add_scaled_c();
+      return;
+    }
+    fwd_.execute(stream_, fwd_args_);
+    stream_.wait();
+    if (has_c_ && !c_as_bias_ && beta_ != 0.0f) add_scaled_c();
+  }
+
+  void backward() override {
+    if (!dy_ || degenerate_) {
+      for (const View& g : {da_, db_, dc_})
+        if (g) std::memset(g.data, 0, static_cast<size_t>(g.numel()) * sizeof(float));
+      if (dy_ && dc_) reduce_sum_to(dy_.data, {m_, n_}, dc_.data, c_shape_, beta_);
+      return;
+    }
+    if (da_) bwd_a_.execute(stream_, bwd_a_args_);
+    if (db_) bwd_b_.execute(stream_, bwd_b_args_);
+    stream_.wait();
+    if (dc_) reduce_sum_to(dy_.data, {m_, n_}, dc_.data, c_shape_, beta_);
+  }
+
+ private:
+  // A' as an M x K matrix, B' as K x N, over the stored (possibly transposed) buffers.
+  memory::desc a_op_desc() const {
+    return trans_a_ ? matrix_desc(m_, k_, 1, m_) : matrix_desc(m_, k_, k_, 1);
+  }
+  memory::desc b_op_desc() const {
+    return trans_b_ ? matrix_desc(k_, n_, 1, k_) : matrix_desc(k_, n_, n_, 1);
+  }
+  // Their transposes: A'^T is K x M, B'^T is N x K.
+  memory::desc a_op_t_desc() const {
+    return trans_a_ ? matrix_desc(k_, m_, m_, 1) : matrix_desc(k_, m_, 1, k_);
+  }
+  memory::desc b_op_t_desc() const {
+    return trans_b_ ? matrix_desc(n_, k_, k_, 1) : matrix_desc(n_, k_, 1, n_);
+  }
+
+  void create_forward() {
+    const memory::desc dst = matrix_desc(m_, n_, n_, 1);
+    // Fold C into the matmul bias when no scaling gets in the way (bias may broadcast).
+    c_as_bias_ = has_c_ && alpha_ == 1.0f && beta_ == 1.0f;
+    const dnnl::primitive_attr attr = user_scratchpad_attr(alpha_);
+    dnnl::matmul::primitive_desc pd;
+    if (c_as_bias_) {
+      const Shape c2 = pad_left(c_shape_, 2);
+      const memory::desc bias = matrix_desc(c2[0], c2[1], c2[1], 1);
+      pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(a_op_desc(), b_op_desc(), bias, dst),
+                                        attr, engine_);
+      fwd_args_[DNNL_ARG_BIAS] = memory(bias, engine_, c_.data);
+    } else {
+      pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(a_op_desc(), b_op_desc(), dst), attr,
+                                        engine_);
+    }
+    fwd_ = dnnl::matmul(pd);
+    fwd_args_[DNNL_ARG_SRC] = memory(a_op_desc(), engine_, a_.data);
+    fwd_args_[DNNL_ARG_WEIGHTS] = memory(b_op_desc(), engine_, b_.data);
+    fwd_args_[DNNL_ARG_DST] = memory(dst, engine_, y_.data);
+    fwd_args_[DNNL_ARG_SCRATCHPAD] = memory(pd.scratchpad_desc(), engine_);
+  }
+
+  // dA' = alpha * dY B'^T. Written so that the stored dA is the plain destination:
+  // transA = 0: dA (M x K) = dY (M x N) * B'^T (N x K);
+  // transA = 1: dA (K x M) = B' (K x N) * dY^T (N x M).
+  void create_backward_a() {
+    memory::desc src, wei, dst;
+    void *src_ptr, *wei_ptr;
+    if (!trans_a_) {
+      src = matrix_desc(m_, n_, n_, 1);
+      src_ptr = dy_.data;
+      wei = b_op_t_desc();
+      wei_ptr = b_.data;
+      dst = matrix_desc(m_, k_, k_, 1);
+    } else {
+      src = b_op_desc();
+      src_ptr = b_.data;
+      wei = matrix_desc(n_, m_, 1, n_);
+      wei_ptr = dy_.data;
+      dst = matrix_desc(k_, m_, m_, 1);
+    }
+    dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(src, wei, dst),
+                                    user_scratchpad_attr(alpha_), engine_);
+    bwd_a_ = dnnl::matmul(pd);
+    bwd_a_args_ = {{DNNL_ARG_SRC, memory(src, engine_, src_ptr)},
+                   {DNNL_ARG_WEIGHTS, memory(wei, engine_, wei_ptr)},
+                   {DNNL_ARG_DST, memory(dst, engine_, da_.data)},
+                   {DNNL_ARG_SCRATCHPAD, memory(pd.scratchpad_desc(), engine_)}};
+  }
+
+  // dB' = alpha * A'^T dY:
+  // transB = 0: dB (K x N) = A'^T (K x M) * dY (M x N);
+  // transB = 1: dB (N x K) = dY^T (N x M) * A' (M x K).
+  void create_backward_b() {
+    memory::desc src, wei, dst;
+    void *src_ptr, *wei_ptr;
+    if (!trans_b_) {
+      src = a_op_t_desc();
+      src_ptr = a_.data;
+      wei = matrix_desc(m_, n_, n_, 1);
+      wei_ptr = dy_.data;
+      dst = matrix_desc(k_, n_, n_, 1);
+    } else {
+      src = matrix_desc(n_, m_, 1, n_);
+      src_ptr = dy_.data;
+      wei = a_op_desc();
+      wei_ptr = a_.data;
+      dst = matrix_desc(n_, k_, k_, 1);
+    }
+    dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(src, wei, dst),
+                                    user_scratchpad_attr(alpha_), engine_);
+    bwd_b_ = dnnl::matmul(pd);
+    bwd_b_args_ = {{DNNL_ARG_SRC, memory(src, engine_, src_ptr)},
+                   {DNNL_ARG_WEIGHTS, memory(wei, engine_, wei_ptr)},
+                   {DNNL_ARG_DST, memory(dst, engine_, db_.data)},
+                   {DNNL_ARG_SCRATCHPAD, memory(pd.scratchpad_desc(), engine_)}};
+  }
+
+  // Y += beta * C, C broadcast over [M, N] (the rare alpha/beta != 1 path).
+  void add_scaled_c() {
+    const Shape out{m_, n_};
+    const BroadcastIter it(out, {out, c_shape_});
+    const float beta = beta_;
+    const float* c = c_.data;
+    float* y = y_.data;
+    const int64_t inner = it.inner(), cs = it.inner_stride(1);
+#pragma omp parallel for if (m_ * n_ > kParallelGrain)
+    for (int64_t r = 0; r < it.rows(); ++r) {
+      int64_t off[2];
+      it.offsets(r, off);
+      for (int64_t j = 0; j < inner; ++j) y[off[0] + j] += beta * c[off[1] + j * cs];
+    }
+  }
+
+  dnnl::engine engine_;
+  dnnl::stream stream_;
+  const int64_t m_, k_, n_;
+  const bool trans_a_, trans_b_;
+  const float alpha_, beta_;
+  const bool has_c_;
+  const Shape c_shape_;
+  bool degenerate_ = false;
+  bool c_as_bias_ = false;
+  View a_, b_, c_, y_, dy_, da_, db_, dc_;
+  dnnl::matmul fwd_, bwd_a_, bwd_b_;
+  std::unordered_map<int, memory> fwd_args_, bwd_a_args_, bwd_b_args_;
+};
+
+}  // namespace
 
 Expected<std::unique_ptr<Kernel>> create_gemm_kernel(const KernelContext& ctx) {
-  return make_error(ErrorCode::kUnsupported, ctx.node.describe(), ": not implemented yet");
+  const Node& node = ctx.node;
+  if (!node.has_input(0) || !node.has_input(1) || node.inputs.size() > 3)
+    return make_error(ErrorCode::kInvalidArgument, node.describe(),
+                      ": Gemm takes inputs A, B and an optional C");
+  const Shape& a = ctx.input_shapes[0];
+  const Shape& b = ctx.input_shapes[1];
+  if (a.size() != 2 || b.size() != 2)
+    return make_error(ErrorCode::kInvalidArgument, node.describe(), ": A ", shape_to_string(a),
+                      " and B ", shape_to_string(b), " must both be 2-D matrices");
+  const int64_t trans_a = node.attr_int("transA", 0), trans_b = node.attr_int("transB", 0);
+  if ((trans_a != 0 && trans_a != 1) || (trans_b != 0 && trans_b != 1))
+    return make_error(ErrorCode::kInvalidArgument, node.describe(), ": transA=", trans_a,
+                      " and transB=", trans_b, " must be 0 or 1");
+  const int64_t m = trans_a ? a[1] : a[0], k = trans_a ? a[0] : a[1];
+  const int64_t kb = trans_b ? b[1] : b[0], n = trans_b ? b[0] : b[1];
+  if (k != kb)
+    return make_error(ErrorCode::kInvalidArgument, node.describe(), ": inner dimensions differ: A ",
+                      shape_to_string(a), " (transA=", trans_a, ") has K=", k, " but B ",
+                      shape_to_string(b), " (transB=", trans_b, ") has K=", kb);
+  const bool has_c = node.has_input(2);
+  Shape c_shape;
+  if (has_c) {
+    c_shape = ctx.input_shapes[2];
+    if (!broadcasts_to(c_shape, {m, n}))
+      return make_error(ErrorCode::kInvalidArgument, node.describe(), ": C ",
+                        shape_to_string(c_shape), " does not broadcast to the output [", m, ", ",
+                        n, "]");
+  }
+  return std::unique_ptr<Kernel>(new GemmKernel(ctx, m, k, n, trans_a != 0, trans_b != 0,
+                                                node.attr_float("alpha", 1.0f),
+                                                node.attr_float("beta", 1.0f), has_c,
+                                                std::move(c_shape)));
 }
 
 }  // namespace retort::engine
