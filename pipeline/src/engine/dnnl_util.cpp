@@ -1,5 +1,7 @@
 #include "retort/engine/dnnl_util.h"
 
+#include <algorithm>
+
 namespace retort::engine {
 
 dnnl::engine& cpu_engine() {
@@ -10,10 +12,11 @@ dnnl::engine& cpu_engine() {
 dnnl::memory::dims to_dims(const Shape& shape) { return dnnl::memory::dims(shape.begin(), shape.end()); }
 
 dnnl::memory::desc plain_desc(const Shape& shape) {
-  using tag = dnnl::memory::format_tag;
-  static const tag kTags[] = {tag::a, tag::a, tag::ab, tag::abc, tag::abcd, tag::abcde, tag::abcdef};
+  // Row-major strides work for every rank oneDNN supports (format tags stop at 6 here).
   Shape s = shape.empty() ? Shape{1} : shape;
-  return dnnl::memory::desc(to_dims(s), dnnl::memory::data_type::f32, kTags[s.size()]);
+  dnnl::memory::dims strides(s.size(), 1);
+  for (size_t i = s.size() - 1; i > 0; --i) strides[i - 1] = strides[i] * std::max<int64_t>(1, s[i]);
+  return dnnl::memory::desc(to_dims(s), dnnl::memory::data_type::f32, strides);
 }
 
 }  // namespace retort::engine

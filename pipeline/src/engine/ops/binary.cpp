@@ -17,20 +17,28 @@ enum class BinaryOp { kAdd, kSub, kMul, kDiv };
 
 const char* op_name(BinaryOp op) {
   switch (op) {
-    case BinaryOp::kAdd: return "Add";
-    case BinaryOp::kSub: return "Sub";
-    case BinaryOp::kMul: return "Mul";
-    case BinaryOp::kDiv: return "Div";
+    case BinaryOp::kAdd:
+      return "Add";
+    case BinaryOp::kSub:
+      return "Sub";
+    case BinaryOp::kMul:
+      return "Mul";
+    case BinaryOp::kDiv:
+      return "Div";
   }
   return "?";
 }
 
 dnnl::algorithm dnnl_algorithm(BinaryOp op) {
   switch (op) {
-    case BinaryOp::kAdd: return dnnl::algorithm::binary_add;
-    case BinaryOp::kSub: return dnnl::algorithm::binary_sub;
-    case BinaryOp::kMul: return dnnl::algorithm::binary_mul;
-    case BinaryOp::kDiv: return dnnl::algorithm::binary_div;
+    case BinaryOp::kAdd:
+      return dnnl::algorithm::binary_add;
+    case BinaryOp::kSub:
+      return dnnl::algorithm::binary_sub;
+    case BinaryOp::kMul:
+      return dnnl::algorithm::binary_mul;
+    case BinaryOp::kDiv:
+      return dnnl::algorithm::binary_div;
   }
   return dnnl::algorithm::binary_add;
 }
@@ -169,8 +177,8 @@ class BinaryKernel final : public Kernel {
       case BinaryOp::kAdd:
       case BinaryOp::kSub:
         if (da_) reduce_sum_to(dy, out_shape_, da_.data, a_shape_, 1.0f);
-        if (db_) reduce_sum_to(dy, out_shape_, db_.data, b_shape_,
-                               op_ == BinaryOp::kSub ? -1.0f : 1.0f);
+        if (db_)
+          reduce_sum_to(dy, out_shape_, db_.data, b_shape_, op_ == BinaryOp::kSub ? -1.0f : 1.0f);
         break;
       case BinaryOp::kMul:
         // dA = sum(dY * B), dB = sum(dY * A).

@@ -115,13 +115,15 @@ class ConcatKernel final : public Kernel {
 Expected<std::unique_ptr<Kernel>> create_concat_kernel(const KernelContext& ctx) {
   const Node& node = ctx.node;
   if (node.inputs.empty())
-    return make_error(ErrorCode::kInvalidArgument, node.describe(), ": Concat needs at least one input");
+    return make_error(ErrorCode::kInvalidArgument, node.describe(),
+                      ": Concat needs at least one input");
   for (size_t i = 0; i < node.inputs.size(); ++i)
     if (!node.has_input(i))
       return make_error(ErrorCode::kInvalidArgument, node.describe(), ": input ", i,
                         " is empty; Concat inputs cannot be omitted");
   if (!node.has_attr("axis"))
-    return make_error(ErrorCode::kInvalidArgument, node.describe(), ": the axis attribute is required");
+    return make_error(ErrorCode::kInvalidArgument, node.describe(),
+                      ": the axis attribute is required");
   const Shape& first = ctx.input_shapes[0];
   const int64_t rank = static_cast<int64_t>(first.size());
   if (rank == 0 || rank > DNNL_MAX_NDIMS)
@@ -130,7 +132,8 @@ Expected<std::unique_ptr<Kernel>> create_concat_kernel(const KernelContext& ctx)
   int64_t axis = node.attr_int("axis", 0);
   if (axis < -rank || axis >= rank)
     return make_error(ErrorCode::kInvalidArgument, node.describe(), ": axis ", axis,
-                      " is out of range for rank ", rank, " (valid: ", -rank, " to ", rank - 1, ")");
+                      " is out of range for rank ", rank, " (valid: ", -rank, " to ", rank - 1,
+                      ")");
   if (axis < 0) axis += rank;
   Shape out = first;
   out[axis] = 0;

@@ -53,9 +53,7 @@ class DropoutKernel final : public Kernel {
   }
   // Input 1 (ratio) is a runtime scalar only when it is not an initializer; training_mode is
   // always a compile-time constant.
-  bool runtime_input(size_t i) const override {
-    return i == 0 || (i == 1 && ratio_input_ == 1);
-  }
+  bool runtime_input(size_t i) const override { return i == 0 || (i == 1 && ratio_input_ == 1); }
   bool differentiable_input(size_t i) const override { return i == 0; }
 
   Status bind(const Bindings& b) override {
@@ -153,8 +151,8 @@ Expected<std::unique_ptr<Kernel>> create_dropout_kernel(const KernelContext& ctx
   if (node.has_input(1)) {
     const Tensor* r = ctx.constants[1];
     if (shape_numel(ctx.input_shapes[1]) != 1)
-      return make_error(ErrorCode::kInvalidArgument, node.describe(), ": ratio must be a scalar, got ",
-                        shape_to_string(ctx.input_shapes[1]));
+      return make_error(ErrorCode::kInvalidArgument, node.describe(),
+                        ": ratio must be a scalar, got ", shape_to_string(ctx.input_shapes[1]));
     if (r == nullptr) {
       ratio_input = 1;
     } else if (r->dtype() != DType::kFloat32) {
@@ -181,8 +179,8 @@ Expected<std::unique_ptr<Kernel>> create_dropout_kernel(const KernelContext& ctx
   const uint64_t seed = splitmix64(ctx.seed ^ fnv1a(node.name + "/" + node.outputs[0])) ^
                         splitmix64(static_cast<uint64_t>(node.attr_int("seed", 0)));
   const bool with_mask = node.outputs.size() == 2 && !node.outputs[1].empty();
-  return std::unique_ptr<Kernel>(new DropoutKernel(ctx.input_shapes[0], seed, ratio, ratio_input,
-                                                   allow_training, with_mask));
+  return std::unique_ptr<Kernel>(
+      new DropoutKernel(ctx.input_shapes[0], seed, ratio, ratio_input, allow_training, with_mask));
 }
 
 }  // namespace retort::engine

@@ -95,9 +95,9 @@ Expected<std::unique_ptr<Kernel>> create_relu_kernel(const KernelContext& ctx) {
                       ctx.input_shapes[0].size(), " is above the supported maximum of ",
                       DNNL_MAX_NDIMS);
   // The _use_dst_for_bwd variant is both forward and backward relu; backward then reads dst.
-  return std::unique_ptr<Kernel>(new EltwiseKernel(ctx, dnnl::algorithm::eltwise_relu_use_dst_for_bwd,
-                                                   dnnl::algorithm::eltwise_relu_use_dst_for_bwd,
-                                                   0.0f, 0.0f, ctx.input_shapes[0]));
+  return std::unique_ptr<Kernel>(new EltwiseKernel(
+      ctx, dnnl::algorithm::eltwise_relu_use_dst_for_bwd,
+      dnnl::algorithm::eltwise_relu_use_dst_for_bwd, 0.0f, 0.0f, ctx.input_shapes[0]));
 }
 
 }  // namespace retort::engine

@@ -29,8 +29,8 @@ dnnl::primitive_attr user_scratchpad_attr(float scale) {
 
 class GemmKernel final : public Kernel {
  public:
-  GemmKernel(const KernelContext& ctx, int64_t m, int64_t k, int64_t n, bool trans_a,
-             bool trans_b, float alpha, float beta, bool has_c, Shape c_shape)
+  GemmKernel(const KernelContext& ctx, int64_t m, int64_t k, int64_t n, bool trans_a, bool trans_b,
+             float alpha, float beta, bool has_c, Shape c_shape)
       : engine_(ctx.engine),
         stream_(ctx.stream),
         m_(m),
@@ -149,8 +149,8 @@ class GemmKernel final : public Kernel {
       wei_ptr = dy_.data;
       dst = matrix_desc(k_, m_, m_, 1);
     }
-    dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(src, wei, dst),
-                                    user_scratchpad_attr(alpha_), engine_);
+    dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(src, wei, dst), user_scratchpad_attr(alpha_),
+                                    engine_);
     bwd_a_ = dnnl::matmul(pd);
     bwd_a_args_ = {{DNNL_ARG_SRC, memory(src, engine_, src_ptr)},
                    {DNNL_ARG_WEIGHTS, memory(wei, engine_, wei_ptr)},
@@ -177,8 +177,8 @@ class GemmKernel final : public Kernel {
       wei_ptr = a_.data;
       dst = matrix_desc(n_, k_, k_, 1);
     }
-    dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(src, wei, dst),
-                                    user_scratchpad_attr(alpha_), engine_);
+    dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(src, wei, dst), user_scratchpad_attr(alpha_),
+                                    engine_);
     bwd_b_ = dnnl::matmul(pd);
     bwd_b_args_ = {{DNNL_ARG_SRC, memory(src, engine_, src_ptr)},
                    {DNNL_ARG_WEIGHTS, memory(wei, engine_, wei_ptr)},
@@ -244,13 +244,12 @@ Expected<std::unique_ptr<Kernel>> create_gemm_kernel(const KernelContext& ctx) {
     c_shape = ctx.input_shapes[2];
     if (!broadcasts_to(c_shape, {m, n}))
       return make_error(ErrorCode::kInvalidArgument, node.describe(), ": C ",
-                        shape_to_string(c_shape), " does not broadcast to the output [", m, ", ",
-                        n, "]");
+                        shape_to_string(c_shape), " does not broadcast to the output [", m, ", ", n,
+                        "]");
   }
-  return std::unique_ptr<Kernel>(new GemmKernel(ctx, m, k, n, trans_a != 0, trans_b != 0,
-                                                node.attr_float("alpha", 1.0f),
-                                                node.attr_float("beta", 1.0f), has_c,
-                                                std::move(c_shape)));
+  return std::unique_ptr<Kernel>(
+      new GemmKernel(ctx, m, k, n, trans_a != 0, trans_b != 0, node.attr_float("alpha", 1.0f),
+                     node.attr_float("beta", 1.0f), has_c, std::move(c_shape)));
 }
 
 }  // namespace retort::engine

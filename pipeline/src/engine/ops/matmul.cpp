@@ -164,8 +164,8 @@ class MatMulKernel final : public Kernel {
       } else if (b_shared && a_batch == batch_) {
         // Shared weight: sum over the batch is one [K, P*M] x [P*M, N] product.
         const int64_t rows = shape_numel(batch_) * m_;
-        bwd_b_.create(engine_, memory::desc({k_, rows}, memory::data_type::f32, {1, k_}),
-                      a_.data, plain({rows, n_}), dy_.data, plain({k_, n_}), db_.data);
+        bwd_b_.create(engine_, memory::desc({k_, rows}, memory::data_type::f32, {1, k_}), a_.data,
+                      plain({rows, n_}), dy_.data, plain({k_, n_}), db_.data);
       } else {
         scratch_b_ = Tensor(DType::kFloat32, with_matrix(batch_, k_, n_));
         bwd_b_.create(engine_, transposed(a_dims_), a_.data, plain(out_dims), dy_.data,

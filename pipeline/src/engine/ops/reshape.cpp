@@ -60,10 +60,10 @@ class CopyKernel final : public Kernel {
 Status expect_inputs(const Node& node, size_t min, size_t max) {
   const bool ok = node.has_input(0) && node.inputs.size() >= min && node.inputs.size() <= max;
   if (ok) return Status::Ok();
-  return make_error(ErrorCode::kInvalidArgument, node.describe(), ": ", node.op_type, " takes ",
-                    min == max ? std::to_string(min) : std::to_string(min) + " to " +
-                                                           std::to_string(max),
-                    " input(s), got ", node.inputs.size());
+  return make_error(
+      ErrorCode::kInvalidArgument, node.describe(), ": ", node.op_type, " takes ",
+      min == max ? std::to_string(min) : std::to_string(min) + " to " + std::to_string(max),
+      " input(s), got ", node.inputs.size());
 }
 
 }  // namespace
@@ -93,13 +93,15 @@ Expected<std::unique_ptr<Kernel>> create_reshape_kernel(const KernelContext& ctx
                       ": the target shape (input 1) must be an int64 initializer; shapes "
                       "computed at run time are not supported");
   if (shape_tensor->rank() > 1)
-    return make_error(ErrorCode::kInvalidArgument, node.describe(), ": the target shape must be "
-                      "1-D, got a tensor of shape ", shape_to_string(shape_tensor->shape()));
+    return make_error(ErrorCode::kInvalidArgument, node.describe(),
+                      ": the target shape must be "
+                      "1-D, got a tensor of shape ",
+                      shape_to_string(shape_tensor->shape()));
   const Shape& in = ctx.input_shapes[0];
   const std::vector<int64_t> requested = shape_tensor->to_int64_vector();
   const bool allow_zero = node.attr_int("allowzero", 0) != 0;
-  const std::string what = std::string(": cannot reshape ") + shape_to_string(in) + " to " +
-                           shape_to_string(requested);
+  const std::string what =
+      std::string(": cannot reshape ") + shape_to_string(in) + " to " + shape_to_string(requested);
   Shape out(requested.size());
   int infer_at = -1;
   bool has_zero = false;
@@ -122,8 +124,8 @@ Expected<std::unique_ptr<Kernel>> create_reshape_kernel(const KernelContext& ctx
       if (!allow_zero) {
         // 0 copies the input's dimension at the same position.
         if (i >= in.size())
-          return make_error(ErrorCode::kInvalidArgument, node.describe(), what, ": dimension ",
-                            i, " is 0 (copy the input's), but the input has only ", in.size(),
+          return make_error(ErrorCode::kInvalidArgument, node.describe(), what, ": dimension ", i,
+                            " is 0 (copy the input's), but the input has only ", in.size(),
                             " dimensions");
         d = in[i];
       }
@@ -143,8 +145,8 @@ Expected<std::unique_ptr<Kernel>> create_reshape_kernel(const KernelContext& ctx
     out[infer_at] = total / known;
   }
   if (shape_numel(out) != total)
-    return make_error(ErrorCode::kInvalidArgument, node.describe(), what, ": element counts differ (",
-                      total, " vs ", shape_numel(out), ")");
+    return make_error(ErrorCode::kInvalidArgument, node.describe(), what,
+                      ": element counts differ (", total, " vs ", shape_numel(out), ")");
   return std::unique_ptr<Kernel>(new CopyKernel(out));
 }
 

@@ -32,8 +32,8 @@ class SoftmaxKernel final : public Kernel {
                    {DNNL_ARG_DST, dnnl::memory(md, engine_, b.outputs[0].data)},
                    {DNNL_ARG_SCRATCHPAD, dnnl::memory(fwd_pd.scratchpad_desc(), engine_)}};
       if (dx_ && b.output_grads[0]) {
-        const typename Bwd::primitive_desc bwd_pd(typename Bwd::desc(md, md, axis_), attr,
-                                                  engine_, fwd_pd);
+        const typename Bwd::primitive_desc bwd_pd(typename Bwd::desc(md, md, axis_), attr, engine_,
+                                                  fwd_pd);
         bwd_ = Bwd(bwd_pd);
         bwd_args_ = {{DNNL_ARG_DST, dnnl::memory(md, engine_, b.outputs[0].data)},
                      {DNNL_ARG_DIFF_DST, dnnl::memory(md, engine_, b.output_grads[0].data)},

@@ -1,0 +1,63 @@
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <string>
+
+#include "engine/op_check.h"
+#include "retort/engine/plan.h"
+
+namespace retort::testing {
+namespace {
+
+Node relu_node() {
+  Node n;
+  n.name = "act";
+  n.op_type = "Relu";
+  n.inputs = {"X"};
+  n.outputs = {"Y"};
+  return n;
+}
+
+// Random values kept at least 0.05 away from the kink at 0, so finite differences are exact.
+Tensor away_from_zero(Shape shape, uint64_t seed) {
+  Tensor t = random_tensor(std::move(shape), seed);
+  for (float& v : t.span<float>()) v = v >= 0 ? v + 0.05f : v - 0.05f;
+  return t;
+}
+
+const Shape kShapes[] = {{7, 13}, {2, 3, 4, 5}, {}, {1}, {300, 257}, {1, 2, 1, 3, 1, 2, 2}};
+
+TEST(ReluTest, ForwardMatchesReference) {
+  uint64_t seed = 1;
+  for (const Shape& s : kShapes) {
+    SCOPED_TRACE(shape_to_string(s));
+    OpCase c{relu_node(), {random_tensor(s, seed++)}};
+    auto out = run_op(c);
+    ASSERT_EQ(out.size(), 1u);
+    Tensor expected = c.inputs[0].clone();
+    for (float& v : expected.span<float>()) v = std::max(v, 0.0f);
+    expect_near(out[0], expected, 0.0f);
+  }
+}
+
+TEST(ReluTest, GradientsMatchFiniteDifferences) {
+  uint64_t seed = 20;
+  for (const Shape& s : kShapes) {
+    if (shape_numel(s) > 1000) continue;
+    SCOPED_TRACE(shape_to_string(s));
+    expect_gradients_match_fd(OpCase{relu_node(), {away_from_zero(s, seed++)}});
+  }
+}
+
+TEST(ReluTest, RejectsExtraInputs) {
+  Node n = relu_node();
+  n.inputs.push_back("Z");
+  OpCase c{n, {random_tensor({2}, 1), random_tensor({2}, 2)}};
+  Model model = make_single_op_model(c);
+  Status s = engine::Plan::compile(model, engine::PlanOptions{}).status();
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("'act'"), std::string::npos) << s.message();
+}
+
+}  // namespace
+}  // namespace retort::testing
