@@ -36,24 +36,27 @@ class BatchNormKernel final : public Kernel {
 
   Status init(const std::string& where) {
     try {
-      const auto plain = plain_desc(x_shape_);
-      create_pds(plain);
-      // oneDNN 2.6 only has a slow generic kernel for plain NC... batch norm; the JIT one wants
-      // channel blocks. Measured at 128x32x26x26, fwd + bwd: nchw 40 ms, nChw16c including
-      // the four edge reorders 18-22 ms. So use blocks when that gets the JIT kernel.
-      static const dnnl::memory::format_tag kBlocked[] = {
-          dnnl::memory::format_tag::undef,   dnnl::memory::format_tag::undef,
-          dnnl::memory::format_tag::undef,   dnnl::memory::format_tag::aBc16b,
-          dnnl::memory::format_tag::aBcd16b, dnnl::memory::format_tag::aBcde16b};
-      data_md_ = plain;
-      if (!is_jit() && kBlocked[x_shape_.size()] != dnnl::memory::format_tag::undef) {
-        const dnnl::memory::desc blocked(to_dims(x_shape_), dnnl::memory::data_type::f32,
-                                         kBlocked[x_shape_.size()]);
+      // oneDNN 2.6's JIT batch norm handles 4-D/5-D data in channel blocks or channels-last;
+      // plain NC... gets a slow generic kernel. Measured at 128x32x26x26, fwd + bwd: nchw
+      // 40 ms, nChw16c including the four edge reorders 18-22 ms. So: [N, C] is viewed as
+      // channels-last [N, C, 1, 1] (the same bytes), [N, C, L] as [N, C, L, 1], and 4-D/5-D
+      // data goes to channel blocks when that is what gets the JIT kernel.
+      using tag = dnnl::memory::format_tag;
+      const auto f32 = dnnl::memory::data_type::f32;
+      Shape dims = x_shape_;
+      while (dims.size() < 4) dims.push_back(1);
+      plain_md_ = x_shape_.size() == 2 ? dnnl::memory::desc(to_dims(dims), f32, tag::acdb)
+                                       : plain_desc(dims);
+      data_md_ = plain_md_;
+      create_pds(plain_md_);
+      if (!is_jit()) {
+        const dnnl::memory::desc blocked(to_dims(dims), f32,
+                                         dims.size() == 4 ? tag::aBcd16b : tag::aBcde16b);
         create_pds(blocked);
         if (is_jit()) {
           data_md_ = blocked;
         } else {
-          create_pds(plain);
+          create_pds(plain_md_);
         }
       }
     } catch (const dnnl::error& e) {
@@ -70,7 +73,8 @@ class BatchNormKernel final : public Kernel {
 
   Status bind(const Bindings& b) override {
     try {
-      const auto plain = plain_desc(x_shape_), c_md = plain_desc({x_shape_[1]});
+      const auto& plain = plain_md_;
+      const auto c_md = plain_desc({x_shape_[1]});
       auto over = [&](const dnnl::memory::desc& md, const View& v) {
         return v ? dnnl::memory(md, eng_, v.data) : dnnl::memory(md, eng_);
       };
@@ -216,7 +220,8 @@ class BatchNormKernel final : public Kernel {
   std::unordered_map<int, dnnl::memory> batch_fwd_args_, global_fwd_args_, batch_bwd_args_,
       global_bwd_args_;
   spatial::Scratchpad scratch_;
-  dnnl::memory::desc data_md_;  // layout the primitives work in (plain or channel blocks)
+  dnnl::memory::desc plain_md_;  // the plan's buffers, seen as 4-D/5-D
+  dnnl::memory::desc data_md_;   // layout the primitives work in (plain or channel blocks)
   Edge x_, y_, dy_, dx_;
   dnnl::memory batch_mean_, batch_var_;
   float* running_mean_ = nullptr;

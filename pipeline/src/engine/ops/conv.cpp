@@ -5,7 +5,6 @@
 // kernels win clearly even with the reorders (about 1.6-1.9x on fwd + bwd; the measurement
 // is in conv_test.cpp's header).
 #include <algorithm>
-#include <cstring>
 #include <unordered_map>
 
 #include "ops.h"
