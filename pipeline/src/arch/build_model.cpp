@@ -101,7 +101,7 @@ Expected<Model> build(const json& spec_json, uint64_t seed, const std::string& j
   RETORT_RETURN_IF_ERROR(spec.finish(detail::str_cat("architecture '", family->name, "'")));
   graph.output(kLogits);
 
-  model.metadata["retort.input"] = kInputConvention;
+  model.metadata[kInputConventionKey] = kInputConvention;
   model.metadata["retort.arch"] = resolved->dump();
   model.metadata[kConstantsKey] = json({kNormalizeMean, kNormalizeStd}).dump();
   if (class_names) model.metadata["retort.classes"] = json(*class_names).dump();

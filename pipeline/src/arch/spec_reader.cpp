@@ -1,65 +1,11 @@
 #include "retort/arch/spec_reader.h"
 
 #include <algorithm>
-#include <cctype>
-#include <cmath>
 
 namespace retort::arch {
 namespace {
 
 using nlohmann::json;
-
-std::string lowercase(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diagonal = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      const size_t above = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = above;
-    }
-  }
-  return row[b.size()];
-}
-
-// JSON pointer escaping of one reference token (RFC 6901).
-std::string escape_pointer_token(std::string_view key) {
-  std::string out;
-  for (char c : key) {
-    if (c == '~') {
-      out += "~0";
-    } else if (c == '/') {
-      out += "~1";
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
-// Whole numbers only; 3.0 counts as the integer 3.
-std::optional<int64_t> as_integer(const json& v) {
-  if (v.is_number_integer()) return v.get<int64_t>();
-  if (v.is_number_unsigned()) {
-    const uint64_t u = v.get<uint64_t>();
-    if (u > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) return std::nullopt;
-    return static_cast<int64_t>(u);
-  }
-  if (v.is_number_float()) {
-    const double d = v.get<double>();
-    if (std::isfinite(d) && std::trunc(d) == d && std::fabs(d) < 9.0e15)
-      return static_cast<int64_t>(d);
-  }
-  return std::nullopt;
-}
 
 std::string range_text(int64_t min, int64_t max) {
   if (min != SpecReader::kNoMin && max != SpecReader::kNoMax)
@@ -71,47 +17,6 @@ std::string range_text(int64_t min, int64_t max) {
 
 }  // namespace
 
-std::optional<std::string> closest_match(std::string_view word,
-                                         const std::vector<std::string>& candidates) {
-  const std::string lower = lowercase(word);
-  std::optional<std::string> best;
-  size_t best_distance = std::numeric_limits<size_t>::max();
-  for (const std::string& candidate : candidates) {
-    const size_t d = edit_distance(lower, lowercase(candidate));
-    if (d < best_distance) {
-      best_distance = d;
-      best = candidate;
-    }
-  }
-  // Plausible typos: a couple of edits, more for long words.
-  const size_t limit = std::max<size_t>(2, word.size() / 3);
-  if (!best || best_distance > limit || best_distance >= std::max(word.size(), best->size()))
-    return std::nullopt;
-  return best;
-}
-
-std::string did_you_mean(std::string_view word, const std::vector<std::string>& candidates) {
-  auto match = closest_match(word, candidates);
-  return match ? " (did you mean '" + *match + "'?)" : "";
-}
-
-std::string describe_json(const json& value) {
-  constexpr size_t kMaxChars = 40;
-  std::string text = value.dump();
-  if (text.size() > kMaxChars) text = text.substr(0, kMaxChars - 3) + "...";
-  if (value.is_null()) return "null";
-  return std::string(value.type_name()) + " " + text;
-}
-
-std::string join(const std::vector<std::string>& items, std::string_view separator) {
-  std::string out;
-  for (size_t i = 0; i < items.size(); ++i) {
-    if (i > 0) out += separator;
-    out += items[i];
-  }
-  return out;
-}
-
 Expected<SpecReader> SpecReader::open(const json& value, std::string path, json* resolved) {
   assert(resolved != nullptr);
   if (!value.is_object())
@@ -122,7 +27,7 @@ Expected<SpecReader> SpecReader::open(const json& value, std::string path, json*
 }
 
 std::string SpecReader::path_of(std::string_view key) const {
-  return path_ + "/" + escape_pointer_token(key);
+  return json_pointer_append(path_, key);
 }
 
 const json* SpecReader::find(std::string_view key) {

@@ -93,6 +93,11 @@ void BatchLoader::cancel_and_wait() {
   for (Slot& slot : slots_) {
     if (slot.state == SlotState::kScheduled) slot.state = SlotState::kFree;  // its task skips
   }
+  if (arena_ && in_flight_ > 0) {
+    lock.unlock();
+    arena_->execute([this] { tasks_.wait(); });
+    lock.lock();
+  }
   changed_.wait(lock, [&] { return in_flight_ == 0; });
 }
 
@@ -128,7 +133,7 @@ void BatchLoader::schedule(int64_t batch) {
     slot.state = SlotState::kScheduled;
     ++in_flight_;
   }
-  arena_->enqueue([this, batch] { run_prefetch_task(batch); });
+  arena_->execute([this, batch] { tasks_.run([this, batch] { run_prefetch_task(batch); }); });
 }
 
 void BatchLoader::run_prefetch_task(int64_t batch) {

@@ -30,11 +30,12 @@
 #include <nlohmann/json.hpp>
 
 #include "retort/core/status.h"
+#include "retort/graph/input_convention.h"
 #include "retort/graph/model.h"
 
 namespace retort::arch {
 
-inline constexpr const char* kInputConvention = "NCHW float32 raw pixels in [0,1]";
+inline constexpr const char* kInputConvention = kRawPixelsConvention;  // retort/graph/input_convention.h
 // Node names of the baked-in normalisation and the initializers they read (listed in the
 // model's kConstantsKey metadata, so they are never trained).
 inline constexpr const char* kNormalizeSub = "normalize.sub";

@@ -17,21 +17,17 @@
 
 #include <nlohmann/json.hpp>
 
+#include "retort/core/json_util.h"
 #include "retort/core/status.h"
+#include "retort/core/text.h"
 
 namespace retort::arch {
 
-// The candidate closest to `word` by edit distance (case-insensitive) when it is close enough
-// to be a plausible typo, else nullopt.
-std::optional<std::string> closest_match(std::string_view word,
-                                         const std::vector<std::string>& candidates);
-// " (did you mean 'hidden'?)" or "" — for appending to an error message.
-std::string did_you_mean(std::string_view word, const std::vector<std::string>& candidates);
-// A short description of a JSON value for "found ..." messages: `string "256"`, `number 1.5`,
-// `boolean true`, `null`, `array [1, 2]`, `object {"a": 1}` (long values are shortened).
-std::string describe_json(const nlohmann::json& value);
-// "a, b, c".
-std::string join(const std::vector<std::string>& items, std::string_view separator = ", ");
+// The message helpers moved to retort/core; these keep arch::closest_match etc. working.
+using retort::closest_match;
+using retort::describe_json;
+using retort::did_you_mean;
+using retort::join;
 
 class SpecReader {
  public:

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include <oneapi/tbb/task_arena.h>
+#include <oneapi/tbb/task_group.h>
 
 #include "retort/core/status.h"
 #include "retort/core/tensor.h"
@@ -113,6 +114,9 @@ class BatchLoader {
   std::condition_variable changed_;
   int64_t in_flight_ = 0;                   // prefetch tasks enqueued and not yet finished
   std::unique_ptr<tbb::task_arena> arena_;  // one worker, prefetch only
+  // Prefetch tasks. Waiting on it inside the arena lets the waiting thread run queued tasks
+  // itself, so shutdown never depends on a TBB worker being free (the executor bounds them).
+  tbb::task_group tasks_;
 };
 
 }  // namespace retort::data

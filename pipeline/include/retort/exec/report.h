@@ -1,0 +1,29 @@
+// The run's summary: <out>/report.json (for programs), <out>/report.md (for people) and
+// <out>/recipe.resolved.json (the recipe with every default filled in).
+#pragma once
+
+#include <string>
+
+#include "nlohmann/json.hpp"
+#include "retort/core/status.h"
+#include "retort/exec/executor.h"
+#include "retort/recipe/recipe.h"
+
+namespace retort::exec {
+
+// {"recipe", "out_dir", "ok", "cancelled", "stages": [{id, type, status, seconds, metrics,
+// error}]}; metrics and error are null when the stage has none.
+nlohmann::json report_json(const recipe::Recipe& recipe, const RunResult& result);
+
+// A table of stage, type, status, seconds and key metrics (accuracy, loss, sizes, latency...),
+// then the errors in full.
+std::string report_markdown(const recipe::Recipe& recipe, const RunResult& result);
+
+// "accuracy 0.8712, params 1,234,567": the metrics a reader scans for, in a fixed order; for
+// per-model metrics ({"models": [{"name": ..., ...}]} or {"<name>": {...}}) one group per model.
+std::string key_metrics(const nlohmann::json& metrics);
+
+// Writes the three files into result.out_dir, each atomically.
+Status write_reports(const recipe::Recipe& recipe, const RunResult& result);
+
+}  // namespace retort::exec

@@ -1,0 +1,52 @@
+#include "retort/engine/speed.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <vector>
+
+#include "retort/engine/plan.h"
+
+namespace retort::engine {
+namespace {
+
+std::vector<double> time_forwards(Plan& plan, int iterations, int warmup) {
+  for (int i = 0; i < warmup; ++i) plan.forward(false);
+  std::vector<double> ms;
+  ms.reserve(static_cast<size_t>(iterations));
+  for (int i = 0; i < iterations; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    plan.forward(false);
+    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  }
+  std::sort(ms.begin(), ms.end());
+  return ms;
+}
+
+}  // namespace
+
+Expected<SpeedReport> measure_speed(Model& model, int iterations, int64_t throughput_batch, int warmup) {
+  if (iterations < 1) return make_error(ErrorCode::kInvalidArgument, "speed: iterations must be >= 1");
+  SpeedReport r;
+  r.threads = omp_get_max_threads();
+  r.throughput_batch = throughput_batch;
+  {
+    PlanOptions o;
+    o.batch = 1;
+    RETORT_ASSIGN_OR_RETURN(auto plan, Plan::compile(model, o));
+    auto ms = time_forwards(*plan, iterations, warmup);
+    r.latency_ms_median = ms[ms.size() / 2];
+    r.latency_ms_p99 = ms[std::min(ms.size() - 1, static_cast<size_t>(ms.size() * 0.99))];
+  }
+  {
+    PlanOptions o;
+    o.batch = throughput_batch;
+    RETORT_ASSIGN_OR_RETURN(auto plan, Plan::compile(model, o));
+    auto ms = time_forwards(*plan, std::max(3, iterations / 5), 2);
+    r.throughput = static_cast<double>(throughput_batch) / (ms[ms.size() / 2] / 1000.0);
+  }
+  return r;
+}
+
+}  // namespace retort::engine

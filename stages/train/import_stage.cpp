@@ -1,0 +1,41 @@
+#include "import_stage.h"
+
+#include "retort/data/data_section.h"
+#include "retort/engine/trainer.h"
+#include "retort/graph/input_convention.h"
+
+namespace retort::stages {
+
+const char* const kImportSchema = R"json({
+  "type": "object",
+  "additionalProperties": false,
+  "properties": {
+    "scale": {"type": "number", "exclusiveMinimum": 0, "default": 1,
+              "description": "the model expects pixels * scale (255 for 0-255 models)"},
+    "mean": {"type": "array", "items": {"type": "number"}, "default": [0],
+             "description": "per-channel mean the model expects subtracted (after scale)"},
+    "std": {"type": "array", "items": {"type": "number", "exclusiveMinimum": 0}, "default": [1],
+            "description": "per-channel std the model expects divided by"},
+    "class_names": {"type": "array", "items": {"type": "string"}}
+  }
+})json";
+
+Status ImportStage::run(plugin::StageContext& ctx) {
+  const nlohmann::json& p = ctx.params();
+  const std::string path = ctx.input_path("model");
+  RETORT_ASSIGN_OR_RETURN(Model model, ctx.load_model("model"));
+  RETORT_ASSIGN_OR_RETURN(auto data, data::load_data_section(ctx.data()));
+  const data::Dataset& test = data->test;
+  Status baked = bake_input_convention(model, test.channels(), test.height(), test.width(), p.value("scale", 1.0f),
+                                       p.value("mean", std::vector<float>{0.0f}),
+                                       p.value("std", std::vector<float>{1.0f}));
+  RETORT_RETURN_IF_ERROR(baked.with_context(path.empty() ? "model" : path));
+  if (p.contains("class_names")) model.metadata["retort.classes"] = p.at("class_names").dump();
+  // Prove it runs on this data before anything downstream relies on it.
+  RETORT_ASSIGN_OR_RETURN(engine::EvalResult eval, engine::evaluate_classifier(model, test));
+  RETORT_RETURN_IF_ERROR(ctx.save_model("model", model));
+  return ctx.save_metrics("metrics", {{"test_accuracy", eval.accuracy}, {"test_loss", eval.loss},
+                                      {"parameters", model.parameter_count()}, {"source", path}});
+}
+
+}  // namespace retort::stages

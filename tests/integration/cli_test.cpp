@@ -1,0 +1,188 @@
+// The retort CLI end to end, as a user runs it: recipes on small slices of Fashion-MNIST.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "nlohmann/json.hpp"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+struct Result {
+  int code = -1;
+  std::string out;  // stdout and stderr together
+};
+
+Result run_cli(const std::string& args) {
+  const std::string cmd = std::string(RETORT_CLI) + " " + args + " 2>&1";
+  Result r;
+  FILE* p = popen(cmd.c_str(), "r");
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+  const int status = pclose(p);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+json read_json(const fs::path& p) {
+  std::ifstream in(p);
+  return json::parse(in);
+}
+
+class Cli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("retort_cli_" + std::to_string(getpid()) + "_" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::string write(const std::string& name, const json& j) {
+    const fs::path p = dir_ / name;
+    std::ofstream(p) << j.dump(2);
+    return p.string();
+  }
+
+  // A quickstart-shaped recipe on a slice: train, evaluate, export.
+  json small_recipe(int epochs = 2) {
+    return {{"version", 1},
+            {"seed", 3},
+            {"data", {{"train_size", 3000}, {"test_size", 500}}},
+            {"models", {{"mlp", {{"arch", "mlp"}, {"hidden", {64}}}}}},
+            {"stages",
+             {{{"id", "teacher"}, {"type", "train"}, {"inputs", {{"model", "models.mlp"}}},
+               {"params", {{"epochs", epochs}, {"batch", 64}}}},
+              {{"id", "evaluate"}, {"type", "evaluate"}, {"inputs", {{"models", {"teacher.model"}}}},
+               {"params", {{"latency_iterations", 3}}}},
+              {{"id", "export"}, {"type", "export"}, {"inputs", {{"model", "teacher.model"}}},
+               {"params", {{"path", (dir_ / "exported" / "teacher.onnx").string()}}}}}}};
+  }
+
+  fs::path dir_;
+};
+
+TEST_F(Cli, VersionAndHelp) {
+  Result v = run_cli("--version");
+  EXPECT_EQ(v.code, 0);
+  EXPECT_NE(v.out.find("retort 0."), std::string::npos) << v.out;
+  for (const char* cmd : {"run", "validate", "graph", "plugins", "eval", "train"}) {
+    Result h = run_cli(std::string(cmd) + " --help");
+    EXPECT_EQ(h.code, 0) << cmd;
+    EXPECT_NE(h.out.find(std::string("usage: retort ") + cmd), std::string::npos) << h.out;
+  }
+  EXPECT_EQ(run_cli("frobnicate").code, 2);
+}
+
+TEST_F(Cli, QuickstartShapedRecipeRunsCachesAndExports) {
+  const std::string recipe = write("small.json", small_recipe());
+  const fs::path out = dir_ / "run";
+  Result r = run_cli("run " + recipe + " --out " + out.string());
+  ASSERT_EQ(r.code, 0) << r.out;
+
+  json report = read_json(out / "report.json");
+  ASSERT_EQ(report["stages"].size(), 3u);
+  for (const auto& s : report["stages"]) EXPECT_EQ(s["status"], "ran") << s.dump();
+  EXPECT_TRUE(fs::exists(out / "teacher" / "model.onnx"));
+  EXPECT_TRUE(fs::exists(out / "teacher" / "manifest.json"));
+  EXPECT_TRUE(fs::exists(out / "report.md"));
+  EXPECT_TRUE(fs::exists(out / "recipe.resolved.json"));
+  const json eval = read_json(out / "evaluate" / "metrics.json");
+  const json& m = eval["models"][0];
+  EXPECT_EQ(m["name"], "teacher.model");
+  EXPECT_GE(m["accuracy"].get<double>(), 0.70);
+  EXPECT_EQ(m["parameters"].get<int64_t>(), 784 * 64 + 64 + 64 * 10 + 10);
+  EXPECT_GT(m["bytes"].get<int64_t>(), 4 * m["parameters"].get<int64_t>());
+  EXPECT_GT(m["throughput"].get<double>(), 0);
+
+  // retort eval on the exported model agrees with the evaluate stage.
+  Result e = run_cli("eval " + (dir_ / "exported" / "teacher.onnx").string() +
+                     " --test-size 500 --no-speed --json");
+  ASSERT_EQ(e.code, 0) << e.out;
+  const json ej = json::parse(e.out.substr(e.out.find('{')));
+  EXPECT_NEAR(ej["accuracy"].get<double>(), m["accuracy"].get<double>(), 1e-9);
+
+  // Unchanged rerun: nothing runs.
+  Result again = run_cli("run " + recipe + " --out " + out.string());
+  ASSERT_EQ(again.code, 0) << again.out;
+  for (const auto& s : read_json(out / "report.json")["stages"]) EXPECT_EQ(s["status"], "cached") << s.dump();
+
+  // A param change of the evaluate stage re-runs it only.
+  json changed = small_recipe();
+  changed["stages"][1]["params"]["latency_iterations"] = 4;
+  write("small.json", changed);
+  ASSERT_EQ(run_cli("run " + recipe + " --out " + out.string()).code, 0);
+  const json after = read_json(out / "report.json");
+  EXPECT_EQ(after["stages"][0]["status"], "cached");
+  EXPECT_EQ(after["stages"][1]["status"], "ran");
+  EXPECT_EQ(after["stages"][2]["status"], "cached");
+}
+
+TEST_F(Cli, InvalidRecipeExitsTwoWithEveryProblem) {
+  json bad = small_recipe();
+  bad["stages"][0]["params"]["epochs"] = -1;
+  bad["stages"][1]["type"] = "evaluat";
+  bad["stages"][2]["inputs"]["model"] = "teachr.model";
+  const std::string recipe = write("bad.json", bad);
+  Result r = run_cli("validate " + recipe);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.out.find("/stages/0/params/epochs"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("evaluat"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("teachr"), std::string::npos) << r.out;
+  Result run = run_cli("run " + recipe + " --out " + (dir_ / "run").string());
+  EXPECT_EQ(run.code, 2);
+  EXPECT_FALSE(fs::exists(dir_ / "run" / "teacher"));
+}
+
+TEST_F(Cli, InterruptedRunResumesWithFinishedStagesCached) {
+  json recipe = small_recipe(1);
+  // A second, longer training stage to interrupt.
+  recipe["stages"].push_back({{"id", "long"}, {"type", "train"}, {"inputs", {{"model", "teacher.model"}}},
+                              {"params", {{"epochs", 200}, {"batch", 64}}}});
+  const std::string path = write("long.json", recipe);
+  const fs::path out = dir_ / "run";
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    freopen("/dev/null", "w", stdout);
+    freopen("/dev/null", "w", stderr);
+    execl(RETORT_CLI, RETORT_CLI, "run", path.c_str(), "--out", out.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  // Wait until the first stage is finished and the long one has been running a moment.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (!fs::exists(out / "teacher" / "manifest.json") && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  kill(pid, SIGINT);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 1);
+  EXPECT_FALSE(fs::exists(out / "long")) << "a half-written stage folder was left";
+  for (const auto& e : fs::directory_iterator(out))
+    EXPECT_EQ(e.path().filename().string().find(".tmp"), std::string::npos) << e.path();
+
+  // Resume with a short version of the long stage: the finished stages come from the cache.
+  recipe["stages"][3]["params"]["epochs"] = 1;
+  write("long.json", recipe);
+  Result r = run_cli("run " + path + " --out " + out.string());
+  ASSERT_EQ(r.code, 0) << r.out;
+  const json report = read_json(out / "report.json");
+  EXPECT_EQ(report["stages"][0]["status"], "cached");
+  EXPECT_EQ(report["stages"][3]["status"], "ran");
+}
+
+}  // namespace

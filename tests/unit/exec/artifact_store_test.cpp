@@ -1,0 +1,161 @@
+#include "retort/exec/artifact_store.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "exec_test_support.h"
+#include "retort/exec/manifest.h"
+
+namespace retort::exec {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::contains;
+using testing::read_text;
+using testing::TempDir;
+using testing::write_text;
+
+plugin::PortInfo port(const std::string& name, retort_port_kind kind, bool multiple) {
+  plugin::PortInfo p;
+  p.name = name;
+  p.kind = kind;
+  p.multiple = multiple;
+  return p;
+}
+
+TEST(ArtifactStore, FileNamesFollowPortKindAndIndex) {
+  EXPECT_EQ(output_file_name(port("model", RETORT_PORT_MODEL, false)), "model.onnx");
+  EXPECT_EQ(output_file_name(port("metrics", RETORT_PORT_METRICS, false)), "metrics.json");
+  EXPECT_EQ(output_file_name(port("students", RETORT_PORT_MODEL, true), 3), "students.3.onnx");
+}
+
+TEST(ArtifactStore, MultiplePortFilesAreOrderedByIndex) {
+  TempDir dir;
+  for (const char* name :
+       {"m.10.onnx", "m.2.onnx", "m.0.onnx", "m.x.onnx", "m.1.json", "mm.1.onnx"}) {
+    write_text(dir.path(name), name);
+  }
+  auto files = port_files(dir.path(), port("m", RETORT_PORT_MODEL, true));
+  ASSERT_TRUE(files.ok()) << files.status().message();
+  EXPECT_EQ(*files, (std::vector<std::string>{dir.path("m.0.onnx"), dir.path("m.2.onnx"),
+                                              dir.path("m.10.onnx")}));
+
+  auto missing = port_files(dir.path(), port("model", RETORT_PORT_MODEL, false));
+  ASSERT_FALSE(missing.ok());
+  EXPECT_TRUE(
+      contains(missing.status().message(), "output 'model' was not written: no file 'model.onnx'"));
+}
+
+TEST(ArtifactStore, CommitReplacesThePreviousFolderWhole) {
+  TempDir dir;
+  ArtifactStore store(dir.path("out"));
+  ASSERT_TRUE(store.prepare().ok());
+  fs::create_directories(store.stage_dir("t"));
+  write_text(store.stage_dir("t") + "/old-only.json", "{}");
+
+  Expected<std::string> tmp = store.begin("t");
+  ASSERT_TRUE(tmp.ok()) << tmp.status().message();
+  EXPECT_EQ(*tmp, store.temp_dir("t"));
+  EXPECT_TRUE(contains(*tmp, "/.t.tmp-"));
+  write_text(*tmp + "/model.onnx", "new");
+  ASSERT_TRUE(store.commit("t").ok());
+  EXPECT_EQ(read_text(store.stage_dir("t") + "/model.onnx"), "new");
+  EXPECT_FALSE(fs::exists(store.stage_dir("t") + "/old-only.json"));
+  EXPECT_TRUE(testing::leftovers(dir.path("out")).empty());
+
+  ASSERT_TRUE(store.begin("t").ok());
+  store.discard("t");
+  EXPECT_FALSE(fs::exists(store.temp_dir("t")));
+  EXPECT_EQ(read_text(store.stage_dir("t") + "/model.onnx"), "new");
+}
+
+TEST(ArtifactStore, PrepareNamesAFolderItCannotCreate) {
+  TempDir dir;
+  write_text(dir.path("file"), "x");
+  ArtifactStore store(dir.path("file"));
+  Status s = store.prepare();
+  ASSERT_FALSE(s.ok());
+  EXPECT_TRUE(contains(s.message(), "cannot create the output folder '" + dir.path("file") + "'"));
+}
+
+TEST(ArtifactStore, AtomicWriteLeavesOnlyTheFinalFile) {
+  TempDir dir;
+  ASSERT_TRUE(write_file_atomic(dir.path("r.json"), "one").ok());
+  ASSERT_TRUE(write_file_atomic(dir.path("r.json"), "two").ok());
+  EXPECT_EQ(read_text(dir.path("r.json")), "two");
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir.path()), fs::directory_iterator()), 1);
+  Status s = write_file_atomic(dir.path("no/such/dir/r.json"), "x");
+  ASSERT_FALSE(s.ok());
+  EXPECT_TRUE(contains(s.message(), "cannot write '" + dir.path("no/such/dir/r.json")));
+}
+
+Manifest sample_manifest() {
+  Manifest m;
+  m.stage_id = "kd";
+  m.type = "distill";
+  m.plugin_name = "core";
+  m.plugin_version = "1.2.0";
+  m.params = {{"temperature", 4.0}, {"epochs", 2}};
+  m.data = {{"dataset", "fashion-mnist"}};
+  m.seed = 18446744073709551615ull;  // the full uint64 range survives JSON
+  m.inputs["teacher"] = {{"t.model", "/runs/t/model.onnx", "00000000000000aa"}};
+  m.outputs = {{"model.onnx", "00000000000000bb"}};
+  m.started = "2024-05-01T12:00:00.000Z";
+  m.finished = "2024-05-01T12:00:01.500Z";
+  m.seconds = 1.5;
+  m.threads = 2;
+  return m;
+}
+
+TEST(Manifest, RoundTripsThroughAFile) {
+  TempDir dir;
+  const Manifest m = sample_manifest();
+  ASSERT_TRUE(write_manifest(m, dir.path("manifest.json")).ok());
+  Expected<Manifest> back = read_manifest(dir.path("manifest.json"));
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  EXPECT_TRUE(back->same_key(m));
+  EXPECT_EQ(back->seed, m.seed);
+  EXPECT_EQ(back->outputs, m.outputs);
+  EXPECT_EQ(back->inputs["teacher"][0].path, "/runs/t/model.onnx");
+  EXPECT_EQ(back->finished, m.finished);
+  EXPECT_EQ(back->threads, 2);
+}
+
+TEST(Manifest, KeyComparesContentNotPlaces) {
+  const Manifest m = sample_manifest();
+  Manifest moved = m;
+  moved.inputs["teacher"][0] = {"teacher2.model", "/elsewhere/model.onnx", "00000000000000aa"};
+  moved.started = "other";
+  EXPECT_TRUE(m.same_key(moved));
+
+  auto differs = [&](auto edit) {
+    Manifest x = m;
+    edit(x);
+    return !m.same_key(x);
+  };
+  EXPECT_TRUE(differs([](Manifest& x) { x.params["temperature"] = 2.0; }));
+  EXPECT_TRUE(differs([](Manifest& x) { x.data["train_size"] = 10; }));
+  EXPECT_TRUE(differs([](Manifest& x) { x.seed = 1; }));
+  EXPECT_TRUE(differs([](Manifest& x) { x.plugin_version = "1.3.0"; }));
+  EXPECT_TRUE(differs([](Manifest& x) { x.type = "train"; }));
+  EXPECT_TRUE(differs([](Manifest& x) { x.inputs["teacher"][0].hash = "00000000000000ab"; }));
+  EXPECT_TRUE(differs([](Manifest& x) { x.inputs["teacher"].push_back(x.inputs["teacher"][0]); }));
+  EXPECT_TRUE(differs([](Manifest& x) { x.inputs["student"] = {}; }));
+}
+
+TEST(Manifest, UnreadableManifestsSayWhy) {
+  TempDir dir;
+  write_text(dir.path("broken.json"), "{");
+  auto broken = read_manifest(dir.path("broken.json"));
+  ASSERT_FALSE(broken.ok());
+  EXPECT_TRUE(contains(broken.status().message(), "broken.json: not valid JSON"));
+
+  write_text(dir.path("partial.json"), R"({"stage": "a", "type": "make"})");
+  auto partial = read_manifest(dir.path("partial.json"));
+  ASSERT_FALSE(partial.ok());
+  EXPECT_TRUE(contains(partial.status().message(), "partial.json: missing \"plugin\""));
+}
+
+}  // namespace
+}  // namespace retort::exec

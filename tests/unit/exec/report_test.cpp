@@ -1,0 +1,59 @@
+#include "retort/exec/report.h"
+
+#include <gtest/gtest.h>
+
+#include "exec_test_support.h"
+
+namespace retort::exec {
+namespace {
+
+using testing::contains;
+
+TEST(Report, KeyMetricsPickTheUsualNumbersInOrder) {
+  nlohmann::json m = {{"threads", 2},        {"latency_ms_median", 0.123456},
+                      {"accuracy", 0.87123}, {"params", 1234567},
+                      {"loss", 0.35},        {"name", "teacher"}};
+  EXPECT_EQ(key_metrics(m),
+            "accuracy 0.8712, loss 0.35, params 1,234,567, latency_ms_median 0.1235");
+  EXPECT_EQ(key_metrics(nlohmann::json()), "");
+  EXPECT_EQ(key_metrics({{"epochs", 3}}), "");
+}
+
+TEST(Report, KeyMetricsGroupPerModel) {
+  nlohmann::json m = {{"models",
+                       {{{"name", "teacher"}, {"accuracy", 0.9}, {"bytes", 4000}},
+                        {{"name", "student"}, {"accuracy", 0.85}, {"bytes", 1000}}}},
+                      {"threads", 2}};
+  EXPECT_EQ(key_metrics(m),
+            "teacher: accuracy 0.9, bytes 4,000; student: accuracy 0.85, bytes 1,000");
+  nlohmann::json by_name = {{"kd", {{"accuracy", 0.8}}}};
+  EXPECT_EQ(key_metrics(by_name), "kd: accuracy 0.8");
+}
+
+TEST(Report, MarkdownTableAndErrors) {
+  recipe::Recipe recipe = testing::make_recipe({}, "demo");
+  RunResult result;
+  result.out_dir = "runs/demo";
+  result.cancelled = true;
+  StageOutcome ran{"t", "train", StageStatus::kRan, 12.34, {{"accuracy", 0.9}}, ""};
+  StageOutcome failed{"e|x", "export", StageStatus::kFailed,
+                      0.0,   nullptr,  "stage 'e|x' (export): disk full"};
+  result.stages = {ran, failed};
+  const std::string md = report_markdown(recipe, result);
+  EXPECT_TRUE(contains(md, "# retort run: demo\n"));
+  EXPECT_TRUE(contains(md, "Output folder: `runs/demo`"));
+  EXPECT_TRUE(contains(md, "**The run was cancelled**"));
+  EXPECT_TRUE(contains(md, "| t | train | ran | 12.3 | accuracy 0.9 |\n"));
+  EXPECT_TRUE(contains(md, "| e\\|x | export | failed | 0.0 |  |\n"));
+  EXPECT_TRUE(contains(md, "## Errors\n\n- **e|x**: stage 'e|x' (export): disk full\n"));
+
+  nlohmann::json j = report_json(recipe, result);
+  EXPECT_EQ(j["recipe"], "demo");
+  EXPECT_EQ(j["cancelled"], true);
+  EXPECT_EQ(j["ok"], false);
+  EXPECT_EQ(j["stages"][0]["seconds"], 12.34);
+  EXPECT_EQ(j["stages"][1]["error"], "stage 'e|x' (export): disk full");
+}
+
+}  // namespace
+}  // namespace retort::exec
