@@ -12,7 +12,7 @@ export OPENBLAS_CORETYPE=SkylakeX  # OpenBLAS takes this CPU for Haswell (AVX2 o
 export GLIBC_TUNABLES=glibc.malloc.hugetlb=1:glibc.malloc.mmap_threshold=4294967296:glibc.malloc.trim_threshold=4294967296
 results=$(mktemp)
 for student in mlp cnn; do
-  "$build/bench/bench_train" --benchmark_filter="BM_KdStep/$student\$" --benchmark_min_time=2 \
+  "$build/bench/bench_train" --benchmark_filter="^BM_KdStep/$student/" --benchmark_min_time=2 \
     --benchmark_repetitions=5 --benchmark_report_aggregates_only=true --benchmark_format=json |
     /usr/bin/python3 -c '
 import json, sys
