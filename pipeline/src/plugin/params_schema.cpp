@@ -4,6 +4,8 @@
 #include <cmath>
 #include <set>
 
+#include "retort/core/json_util.h"
+
 namespace retort::plugin {
 namespace {
 
@@ -13,20 +15,6 @@ const std::set<std::string>& type_names() {
   static const std::set<std::string> kTypes = {"object",  "array",   "string", "number",
                                                "integer", "boolean", "null"};
   return kTypes;
-}
-
-std::string pointer_token(const std::string& key) {
-  std::string out;
-  for (char c : key) {
-    if (c == '~') {
-      out += "~0";
-    } else if (c == '/') {
-      out += "~1";
-    } else {
-      out += c;
-    }
-  }
-  return out;
 }
 
 std::string brief(const json& value) {
@@ -138,7 +126,7 @@ Status check_schema(const json& schema, const std::string& where) {
     if (!std::binary_search(keywords.begin(), keywords.end(), key)) {
       std::string list;
       for (const auto& k : keywords) list += (list.empty() ? "" : ", ") + k;
-      return error_at(where + "/" + pointer_token(key),
+      return error_at(json_pointer_append(where, key),
                       "unsupported keyword '" + key + "'; retort validates only: " + list);
     }
   }
@@ -169,7 +157,7 @@ Status check_schema(const json& schema, const std::string& where) {
                       "expected an object mapping parameter names to schemas, found " + brief(*it));
     }
     for (const auto& [name, sub] : it->items()) {
-      RETORT_RETURN_IF_ERROR(check_schema(sub, where + "/properties/" + pointer_token(name)));
+      RETORT_RETURN_IF_ERROR(check_schema(sub, json_pointer_append(where + "/properties", name)));
     }
   }
   if (auto it = schema.find("required"); it != schema.end()) {
