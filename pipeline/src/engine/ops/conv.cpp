@@ -160,6 +160,9 @@ class ConvKernel final : public Kernel {
     if (need_dx_) dy_data_.sync(stream_);
     if (need_dweights_) {
       dy_w_.sync(stream_);
+      // Backward-weights may want the source in another layout than forward chose (small
+      // channel counts): then it has its own copy, refreshed here.
+      x_w_.sync(stream_);
       bwd_weights_.execute(stream_, bwd_weights_args_);
       dw_.sync(stream_);
     }
