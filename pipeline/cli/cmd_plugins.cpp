@@ -3,6 +3,7 @@
 
 #include "args.h"
 #include "commands.h"
+#include "retort/core/json_schema.h"
 #include "stage_registry_loading.h"
 
 namespace retort::cli {
@@ -49,7 +50,7 @@ int cmd_plugins(int argc, char** argv) {
                     p["optional"].get<bool>() ? " (optional)" : "", p["summary"].get<std::string>().c_str());
     if (t["params"].contains("properties"))
       for (const auto& [name, s] : t["params"]["properties"].items())
-        std::printf("    param   %-18s %-8s %s%s\n", name.c_str(), s.value("type", "").c_str(),
+        std::printf("    param   %-18s %s  %s%s\n", name.c_str(), describe_schema(s).c_str(),
                     s.contains("default") ? ("default " + s["default"].dump() + "  ").c_str() : "",
                     s.value("description", "").c_str());
     std::printf("\n");

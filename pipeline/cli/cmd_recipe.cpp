@@ -103,16 +103,15 @@ int cmd_run(int argc, char** argv) {
     options.force.insert(id);
   }
   ProgressDisplay display;
-  options.on_progress = [&](const std::string& id, const nlohmann::json& p) { display.update(id, p); };
-  options.on_log = [&](const std::string& id, const std::string& m) { display.log(id, m); };
+  display.observe(options);  // live lines, and "stage X ran in N s" as each stage ends
   exec::install_signal_handlers();
 
   auto result = exec::run_recipe(*r, registry, options);
+  display.clear();
   if (!result.ok()) return fail(result.status(), kExitFailed);
   int failed = 0;
   std::printf("\n%-16s %-10s %-8s %8s  %s\n", "stage", "type", "status", "seconds", "result");
   for (const exec::StageOutcome& s : result->stages) {
-    display.finish(s.id);
     std::string summary;
     if (s.status == exec::StageStatus::kFailed) {
       summary = s.error;

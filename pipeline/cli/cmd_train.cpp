@@ -68,6 +68,7 @@ int cmd_train(int argc, char** argv) {
   auto eval = engine::evaluate_classifier(*model, (*data)->test);
   if (!eval.ok()) return fail(eval.status(), kExitFailed);
   const std::string out = args->get("--out", "model.onnx");
+  set_class_names(*model, (*data)->train.class_names);  // into the ONNX metadata
   if (Status s = save_onnx(*model, out); !s.ok()) return fail(s, kExitFailed);
   std::printf("test accuracy: %.4f (%lld images), loss %.4f, trained in %.1fs; saved %s\n", eval->accuracy,
               static_cast<long long>(eval->count), eval->loss, summary->seconds, out.c_str());

@@ -1,5 +1,6 @@
 // `export`: writes a model to a path of the user's, checked by the ONNX checker and written
-// through a temporary name. The run folder keeps a copy as its artifact.
+// through a temporary name. The run folder keeps a copy as its artifact, and the exported file
+// is recorded with the host: a rerun writes it again when it was deleted or changed since.
 #include <filesystem>
 
 #include "retort/graph/onnx_io.h"
@@ -29,7 +30,8 @@ class ExportStage final : public plugin::Stage {
         return make_error(ErrorCode::kIo, "/params/path: cannot create folder '", target.parent_path().string(),
                           "': ", ec.message());
     }
-    RETORT_RETURN_IF_ERROR(save_onnx(model, target.string()));
+    RETORT_RETURN_IF_ERROR(save_onnx(model, target.string()));  // temporary name, then rename
+    RETORT_RETURN_IF_ERROR(ctx.record_external_file(target.string()));
     ctx.log("exported " + target.string());
     return ctx.save_model("model", model);
   }

@@ -30,7 +30,11 @@ Status ImportStage::run(plugin::StageContext& ctx) {
                                        p.value("mean", std::vector<float>{0.0f}),
                                        p.value("std", std::vector<float>{1.0f}));
   RETORT_RETURN_IF_ERROR(baked.with_context(path.empty() ? "model" : path));
-  if (p.contains("class_names")) model.metadata["retort.classes"] = p.at("class_names").dump();
+  // The classes the model's outputs stand for: as the params name them, else the data's.
+  const std::vector<std::string> names = p.contains("class_names")
+                                             ? p.at("class_names").get<std::vector<std::string>>()
+                                             : test.class_names;
+  set_class_names(model, names);
   // Prove it runs on this data before anything downstream relies on it.
   RETORT_ASSIGN_OR_RETURN(engine::EvalResult eval, engine::evaluate_classifier(model, test));
   RETORT_RETURN_IF_ERROR(ctx.save_model("model", model));

@@ -12,6 +12,9 @@
 #include <thread>
 
 #include "nlohmann/json.hpp"
+#include "retort/data/fashion_mnist.h"
+#include "retort/graph/input_convention.h"
+#include "retort/graph/onnx_io.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -38,6 +41,20 @@ Result run_cli(const std::string& args) {
 json read_json(const fs::path& p) {
   std::ifstream in(p);
   return json::parse(in);
+}
+
+std::string read_bytes(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream bytes;
+  bytes << in.rdbuf();
+  return bytes.str();
+}
+
+// The class names in an ONNX file's metadata.
+std::vector<std::string> class_names_in(const fs::path& onnx) {
+  auto model = retort::load_onnx(onnx.string());
+  EXPECT_TRUE(model.ok()) << model.status().message();
+  return model.ok() ? retort::class_names(*model) : std::vector<std::string>{};
 }
 
 class Cli : public ::testing::Test {
@@ -95,6 +112,14 @@ TEST_F(Cli, QuickstartShapedRecipeRunsCachesAndExports) {
   json report = read_json(out / "report.json");
   ASSERT_EQ(report["stages"].size(), 3u);
   for (const auto& s : report["stages"]) EXPECT_EQ(s["status"], "ran") << s.dump();
+  // Not a terminal: plain lines, one as each stage starts and ends.
+  EXPECT_NE(r.out.find("stage teacher (train) started\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("stage teacher ran in "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("stage export ran in "), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find('\x1b'), std::string::npos) << "terminal escapes in a pipe";
+  // The exported model names the Fashion-MNIST classes in its metadata.
+  const fs::path exported = dir_ / "exported" / "teacher.onnx";
+  EXPECT_EQ(class_names_in(exported), retort::data::fashion_mnist_class_names());
   EXPECT_TRUE(fs::exists(out / "teacher" / "model.onnx"));
   EXPECT_TRUE(fs::exists(out / "teacher" / "manifest.json"));
   EXPECT_TRUE(fs::exists(out / "report.md"));
@@ -119,6 +144,24 @@ TEST_F(Cli, QuickstartShapedRecipeRunsCachesAndExports) {
   ASSERT_EQ(again.code, 0) << again.out;
   for (const auto& s : read_json(out / "report.json")["stages"]) EXPECT_EQ(s["status"], "cached") << s.dump();
 
+  // The exported file deleted: the export stage runs again and writes the same bytes; the
+  // stages before it stay cached.
+  const std::string exported_bytes = read_bytes(exported);
+  ASSERT_FALSE(exported_bytes.empty());
+  fs::remove(exported);
+  Result rewrite = run_cli("run " + recipe + " --out " + out.string());
+  ASSERT_EQ(rewrite.code, 0) << rewrite.out;
+  const json rewritten = read_json(out / "report.json");
+  EXPECT_EQ(rewritten["stages"][0]["status"], "cached");
+  EXPECT_EQ(rewritten["stages"][1]["status"], "cached");
+  EXPECT_EQ(rewritten["stages"][2]["status"], "ran");
+  ASSERT_TRUE(fs::exists(exported));
+  EXPECT_EQ(read_bytes(exported), exported_bytes);
+  // And then nothing to do again.
+  ASSERT_EQ(run_cli("run " + recipe + " --out " + out.string()).code, 0);
+  for (const auto& s : read_json(out / "report.json")["stages"])
+    EXPECT_EQ(s["status"], "cached") << s.dump();
+
   // A param change of the evaluate stage re-runs it only.
   json changed = small_recipe();
   changed["stages"][1]["params"]["latency_iterations"] = 4;
@@ -128,6 +171,28 @@ TEST_F(Cli, QuickstartShapedRecipeRunsCachesAndExports) {
   EXPECT_EQ(after["stages"][0]["status"], "cached");
   EXPECT_EQ(after["stages"][1]["status"], "ran");
   EXPECT_EQ(after["stages"][2]["status"], "cached");
+}
+
+TEST_F(Cli, RecipeClassNamesReachTheExportedModel) {
+  const std::vector<std::string> names = {"top",    "trousers", "jumper",  "dress",   "coat",
+                                          "sandal", "shirt",    "trainer", "handbag", "boot"};
+  json recipe = small_recipe(1);
+  recipe["data"] = {{"train_size", 500}, {"test_size", 100}, {"class_names", names}};
+  recipe["stages"].erase(1);  // no evaluate stage: train and export
+  const std::string path = write("named.json", recipe);
+  Result r = run_cli("run " + path + " --out " + (dir_ / "run").string());
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(class_names_in(dir_ / "exported" / "teacher.onnx"), names);
+  EXPECT_EQ(class_names_in(dir_ / "run" / "teacher" / "model.onnx"), names);
+
+  // One name short: invalid before anything runs, at the JSON path.
+  recipe["data"]["class_names"].erase(9);
+  const std::string short_path = write("short.json", recipe);
+  Result bad = run_cli("validate " + short_path);
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_NE(bad.out.find("/data/class_names: Fashion-MNIST has 10 classes but 9 names are given"),
+            std::string::npos)
+      << bad.out;
 }
 
 TEST_F(Cli, InvalidRecipeExitsTwoWithEveryProblem) {

@@ -44,6 +44,11 @@ const retort_host kHost = {
     [](retort_stage_run*, const char*) {},
     [](retort_stage_run*, const char* message) { std::cerr << "log: " << message << "\n"; },
     [](retort_stage_run*) -> int32_t { return 0; },
+    [](retort_stage_run*, const char* path) -> int32_t {
+      if (path == nullptr || path[0] == '\0') return 1;
+      std::cerr << "external file: " << path << "\n";
+      return 0;
+    },
 };
 
 int fail(const std::string& message) {

@@ -104,7 +104,7 @@ Expected<Model> build(const json& spec_json, uint64_t seed, const std::string& j
   model.metadata[kInputConventionKey] = kInputConvention;
   model.metadata["retort.arch"] = resolved->dump();
   model.metadata[kConstantsKey] = json({kNormalizeMean, kNormalizeStd}).dump();
-  if (class_names) model.metadata["retort.classes"] = json(*class_names).dump();
+  if (class_names) set_class_names(model, *class_names);
   return model;
 }
 

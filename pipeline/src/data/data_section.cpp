@@ -3,6 +3,7 @@
 #include <map>
 #include <mutex>
 
+#include "retort/core/json_util.h"
 #include "retort/data/fashion_mnist.h"
 
 namespace retort::data {
@@ -15,15 +16,45 @@ Expected<Dataset> first(Dataset set, const nlohmann::json& data, const char* key
   return slice(set, 0, n);
 }
 
+// "class_names" when given (a non-empty list of strings), else empty.
+Expected<std::vector<std::string>> class_names_of(const nlohmann::json& data) {
+  std::vector<std::string> names;
+  auto it = data.find("class_names");
+  if (it == data.end()) return names;
+  if (!it->is_array() || it->empty()) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "/data/class_names: expected a non-empty array of strings, found ",
+                      describe_json(*it));
+  }
+  for (size_t i = 0; i < it->size(); ++i) {
+    const nlohmann::json& name = (*it)[i];
+    if (!name.is_string()) {
+      return make_error(ErrorCode::kInvalidArgument, json_pointer_append("/data/class_names", i),
+                        ": expected a class name (a string), found ", describe_json(name));
+    }
+    names.push_back(name.get<std::string>());
+  }
+  return names;
+}
+
 Expected<DataSplits> load_uncached(const nlohmann::json& data) {
   const std::string kind = data.value("dataset", "fashion-mnist");
-  std::vector<std::string> names;
-  if (data.contains("class_names")) names = data.at("class_names").get<std::vector<std::string>>();
+  RETORT_ASSIGN_OR_RETURN(std::vector<std::string> names, class_names_of(data));
   DataSplits splits;
   if (kind == "fashion-mnist") {
+    // The ten Fashion-MNIST names unless the recipe renames the classes (one name each).
+    const size_t count = fashion_mnist_class_names().size();
+    if (!names.empty() && names.size() != count) {
+      return make_error(ErrorCode::kInvalidArgument, "/data/class_names: Fashion-MNIST has ", count,
+                        " classes but ", names.size(), " names are given; give one name per class");
+    }
     const std::string dir = data.value("dir", default_fashion_mnist_dir());
     RETORT_ASSIGN_OR_RETURN(splits.train, load_fashion_mnist(Split::kTrain, dir));
     RETORT_ASSIGN_OR_RETURN(splits.test, load_fashion_mnist(Split::kTest, dir));
+    if (!names.empty()) {
+      splits.train.class_names = names;
+      splits.test.class_names = names;
+    }
   } else if (kind == "idx") {
     for (const char* key : {"train_images", "train_labels", "test_images", "test_labels"})
       if (!data.contains(key))

@@ -1,5 +1,8 @@
 #include "retort/exec/host.h"
 
+#include <filesystem>
+#include <system_error>
+
 namespace retort::exec {
 namespace {
 
@@ -71,6 +74,20 @@ int32_t host_cancelled(retort_stage_run* run) noexcept {
   return run && run->cancel && run->cancel->load(std::memory_order_relaxed) ? 1 : 0;
 }
 
+int32_t host_record_external_file(retort_stage_run* run, const char* path) noexcept {
+  if (run == nullptr || path == nullptr || path[0] == '\0') return 1;
+  try {
+    // Absolute, so that the manifest names the file whatever the working folder of a later run.
+    std::error_code ec;
+    std::filesystem::path absolute = std::filesystem::absolute(path, ec);
+    if (ec) return 1;
+    run->external_files.push_back(absolute.lexically_normal().string());
+    return 0;
+  } catch (...) {
+    return 1;
+  }
+}
+
 constexpr retort_host kHost = {
     .struct_size = sizeof(retort_host),
     .stage_id = host_stage_id,
@@ -85,6 +102,7 @@ constexpr retort_host kHost = {
     .progress = host_progress,
     .log = host_log,
     .cancelled = host_cancelled,
+    .record_external_file = host_record_external_file,
 };
 
 }  // namespace

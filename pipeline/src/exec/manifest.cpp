@@ -60,6 +60,7 @@ nlohmann::json Manifest::to_json() const {
           {"seed", seed},
           {"inputs", std::move(in)},
           {"outputs", outputs},
+          {"external", external},
           {"started", started},
           {"finished", finished},
           {"seconds", seconds},
@@ -96,6 +97,8 @@ Expected<Manifest> Manifest::from_json(const nlohmann::json& j, const std::strin
     }
   }
   RETORT_RETURN_IF_ERROR(read_field(j, "outputs", where, &m.outputs));
+  // Absent in manifests written before stages could record external files.
+  if (j.contains("external")) RETORT_RETURN_IF_ERROR(read_field(j, "external", where, &m.external));
   RETORT_RETURN_IF_ERROR(read_field(j, "started", where, &m.started));
   RETORT_RETURN_IF_ERROR(read_field(j, "finished", where, &m.finished));
   RETORT_RETURN_IF_ERROR(read_field(j, "seconds", where, &m.seconds));

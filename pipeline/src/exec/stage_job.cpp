@@ -46,6 +46,26 @@ Expected<std::map<std::string, std::string>> hash_folder(const std::string& dir)
   return hashes;
 }
 
+// The files a stage recorded with record_external_file, by absolute path, with their content
+// hashes. A recorded file inside the stage's own folder is an output already and is skipped.
+Expected<std::map<std::string, std::string>> hash_external_files(
+    const std::vector<std::string>& paths, const std::string& stage_dir) {
+  std::map<std::string, std::string> hashes;
+  std::error_code ec;
+  const fs::path dir = fs::absolute(stage_dir, ec).lexically_normal();
+  for (const std::string& path : paths) {
+    const fs::path relative = fs::path(path).lexically_relative(dir);
+    if (!relative.empty() && *relative.begin() != "..") continue;
+    Expected<uint64_t> h = hash_file(path);
+    if (!h.ok()) {
+      return h.status().with_context("the stage recorded '" + path +
+                                     "' as a file it wrote, but it cannot be read");
+    }
+    hashes[path] = hash_hex(*h);
+  }
+  return hashes;
+}
+
 // Keeps OpenMP's thread count for this thread at `n` for a scope: oneDNN (built with OpenMP on
 // Debian) sizes its team from the calling thread, and TBB workers are reused by later stages.
 class OmpThreadsScope {
@@ -220,6 +240,15 @@ bool StageJob::try_cache() {
       return false;
     }
   }
+  // So must the files it wrote outside its folder (an export the user deleted is written again).
+  for (const auto& [path, hash] : old->external) {
+    Expected<uint64_t> h = hash_file(path);
+    if (!h.ok() || hash_hex(*h) != hash) {
+      ctx_.observer->log(spec_.id, "file '" + path + "' it wrote is " +
+                                       (h.ok() ? "changed" : "missing") + ": re-running");
+      return false;
+    }
+  }
   Status collected = collect_outputs(dir, old->outputs);
   if (!collected.ok()) {
     ctx_.observer->log(spec_.id,
@@ -300,6 +329,7 @@ void StageJob::run_plugin() {
   const std::string id = spec_.id;
   run_.on_progress = [observer, id](const nlohmann::json& p) { observer->progress(id, p); };
   run_.on_log = [observer, id](const std::string& m) { observer->log(id, m); };
+  run_.external_files.clear();
 
   observer->stage_start(spec_.id, spec_.type);
   const auto started = std::chrono::system_clock::now();
@@ -345,6 +375,7 @@ void StageJob::run_plugin() {
     RETORT_ASSIGN_OR_RETURN(auto hashes, hash_folder(*dir));
     RETORT_RETURN_IF_ERROR(collect_outputs(*dir, hashes));
     planned_.outputs = hashes;
+    RETORT_ASSIGN_OR_RETURN(planned_.external, hash_external_files(run_.external_files, *dir));
     planned_.started = iso_time_utc(started);
     planned_.finished = iso_time_utc(std::chrono::system_clock::now());
     planned_.seconds = std::chrono::duration<double>(t1 - t0).count();

@@ -13,6 +13,27 @@ std::vector<float> per_channel(const std::vector<float>& v, int64_t c) {
 
 }  // namespace
 
+void set_class_names(Model& model, const std::vector<std::string>& names) {
+  if (names.empty()) {
+    model.metadata.erase(kClassNamesKey);
+  } else {
+    model.metadata[kClassNamesKey] = nlohmann::json(names).dump();
+  }
+}
+
+std::vector<std::string> class_names(const Model& model) {
+  auto it = model.metadata.find(kClassNamesKey);
+  if (it == model.metadata.end()) return {};
+  const nlohmann::json names = nlohmann::json::parse(it->second, nullptr, false);
+  if (!names.is_array()) return {};
+  std::vector<std::string> out;
+  for (const nlohmann::json& name : names) {
+    if (!name.is_string()) return {};
+    out.push_back(name.get<std::string>());
+  }
+  return out;
+}
+
 Status bake_input_convention(Model& model, int64_t c, int64_t h, int64_t w, float scale,
                              const std::vector<float>& mean, const std::vector<float>& std) {
   Graph& g = model.graph;

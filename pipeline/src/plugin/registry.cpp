@@ -9,7 +9,7 @@
 #include <set>
 #include <system_error>
 
-#include "retort/plugin/params_schema.h"
+#include "retort/core/json_schema.h"
 #include "retort/plugin/sdk.h"
 
 #ifndef RETORT_INSTALL_LIBDIR

@@ -175,6 +175,18 @@ Status StageContext::save_metrics(std::string_view port, const nlohmann::json& m
   return Status::Ok();
 }
 
+Status StageContext::record_external_file(const std::string& path) const {
+  if (path.empty()) {
+    return make_error(ErrorCode::kInvalidArgument, "record_external_file: the path is empty");
+  }
+  if (host_->record_external_file == nullptr ||
+      host_->record_external_file(run_, path.c_str()) != 0) {
+    return make_error(ErrorCode::kInternal, "the host could not record '", path,
+                      "' as a file this stage wrote");
+  }
+  return Status::Ok();
+}
+
 void StageContext::progress(const nlohmann::json& fields) const {
   if (host_->progress) host_->progress(run_, fields.dump().c_str());
 }

@@ -3,9 +3,9 @@
 #include <set>
 
 #include "recipe/sections.h"
+#include "retort/core/json_schema.h"
 #include "retort/core/json_util.h"
 #include "retort/core/text.h"
-#include "retort/recipe/json_schema.h"
 
 namespace retort::recipe::detail {
 namespace {

@@ -174,6 +174,28 @@ int32_t run_arena(const retort_host* host, retort_stage_run* run, char* error, s
   return 0;
 }
 
+// An export: writes the input's bytes (or "published") to params.path outside the output
+// folder, through a temporary name, and records it; params.skip_write records it unwritten.
+int32_t run_publish(const retort_host* host, retort_stage_run* run, char* error,
+                    size_t error_size) {
+  record_run(host, run);
+  const nlohmann::json p = params(host, run);
+  const std::string target = p.value("path", "");
+  const char* in = host->input_path(run, "in", 0);
+  const std::string content = in != nullptr ? read_text(in) : "published";
+  if (!p.value("skip_write", false)) {
+    write_text(target + ".tmp", content);
+    std::error_code ec;
+    fs::rename(target + ".tmp", target, ec);
+    if (ec) return fail_with("cannot rename to " + target + ": " + ec.message(), error, error_size);
+  }
+  if (host->record_external_file(run, target.c_str()) != 0) {
+    return fail_with("the host refused to record '" + target + "'", error, error_size);
+  }
+  write_text(out_file(host, run, "model.onnx"), content);
+  return 0;
+}
+
 constexpr const char* kSchema = R"({"type": "object"})";
 
 const retort_port_desc kModelOut[] = {{"model", RETORT_PORT_MODEL, 0, 0, "a model"}};
@@ -197,6 +219,8 @@ const retort_stage_desc kStages[] = {
     {"lazy", "writes nothing", kSchema, nullptr, 0, kModelOut, 1, 0, run_lazy},
     {"slow", "takes its time", kSchema, kOptionalIn, 1, kModelOut, 1, 1, run_slow},
     {"arena", "uses a task arena", kSchema, nullptr, 0, kModelOut, 1, 1, run_arena},
+    {"publish", "exports outside the run folder", kSchema, kOptionalIn, 1, kModelOut, 1, 0,
+     run_publish},
 };
 
 }  // namespace

@@ -64,6 +64,8 @@ StageLog& stage_log();
 //   cancelled() arena   (heavy)  -> model            waits for a task enqueued in its own
 //   one-worker
 //                                        tbb::task_arena, as the engine's batch loader does
+//   publish (light)  in[optional] -> model  writes the input's bytes to params.path (outside the
+//                                        run folder) and records it as an external file
 const retort_plugin_info* test_plugin_info(const char* version = "1.0");
 // A registry holding the test plugin.
 plugin::StageRegistry test_registry(const char* version = "1.0");

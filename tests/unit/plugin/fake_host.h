@@ -24,6 +24,7 @@ struct FakeRun {
   bool cancelled = false;
   std::vector<std::string> logs;
   std::vector<nlohmann::json> progress;
+  std::vector<std::string> external_files;  // record_external_file, as given
 
   retort_stage_run* handle() { return reinterpret_cast<retort_stage_run*>(this); }
 };
@@ -66,6 +67,11 @@ inline const retort_host& fake_host() {
       },
       [](retort_stage_run* r, const char* message) { fake(r).logs.emplace_back(message); },
       [](retort_stage_run* r) -> int32_t { return fake(r).cancelled ? 1 : 0; },
+      [](retort_stage_run* r, const char* path) -> int32_t {
+        if (path == nullptr || path[0] == '\0') return 1;
+        fake(r).external_files.emplace_back(path);
+        return 0;
+      },
   };
   return host;
 }

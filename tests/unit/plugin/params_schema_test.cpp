@@ -1,5 +1,5 @@
 // The params-schema subset: what a plugin may declare, and the message for each mistake.
-#include "retort/plugin/params_schema.h"
+#include "retort/core/json_schema.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -27,10 +27,44 @@ TEST(ParamsSchemaTest, AcceptsTheSubset) {
   EXPECT_TRUE(check_params_schema(json::parse(R"({"type": "object"})")).ok());
 }
 
+// The loader and the recipe validator share one checker: every keyword the validator acts on
+// (minItems, maxItems, oneOf too) is accepted, and a checked schema's defaults validate.
+TEST(ParamsSchemaTest, AcceptsEveryKeywordTheValidatorUses) {
+  const json schema = json::parse(R"({
+    "type": "object", "additionalProperties": false,
+    "properties": {
+      "sizes": {"type": "array", "items": {"type": "integer", "minimum": 1}, "minItems": 1,
+                "maxItems": 3, "default": [1, 2]},
+      "size": {"oneOf": [{"type": "integer", "minimum": 1}, {"enum": ["all"]}], "default": "all"},
+      "augment": {"type": "object", "default": {},
+                  "properties": {"flip": {"type": "boolean", "default": true}}}
+    }})");
+  Status s = check_params_schema(schema);
+  ASSERT_TRUE(s.ok()) << s.message();
+  std::vector<Diagnostic> problems;
+  const json params = apply_schema(schema, json::object(), "/stages/0/params", &problems);
+  EXPECT_TRUE(problems.empty()) << format_diagnostics(problems, "");
+  EXPECT_EQ(params, json::parse(R"({"sizes": [1, 2], "size": "all", "augment": {"flip": true}})"));
+  // The same schema rejects a bad value with the validator's message and path.
+  apply_schema(schema, json{{"sizes", json::array()}}, "/stages/0/params", &problems);
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_EQ(problems[0].format(""),
+            "/stages/0/params/sizes: expected an array whose items are an integer >= 1 with 1 "
+            "to 3 items, found 0 items");
+}
+
+TEST(ParamsSchemaTest, ChecksSchemasOfAnyRootType) {
+  EXPECT_TRUE(check_schema(json::parse(R"({"type": "array", "items": {"type": "string"}})")).ok());
+  EXPECT_EQ(check_schema(json::parse(R"({"type": "array", "items": 1})")).message(),
+            "/items: expected a schema (a JSON object), found 1");
+  EXPECT_EQ(check_schema(json::parse(R"({"maximum": 1, "default": 2})")).message(),
+            "/default: the default 2 is above maximum 1");
+}
+
 TEST(ParamsSchemaTest, KeywordsAreSorted) {
-  const auto& k = params_schema_keywords();
+  const auto& k = schema_keywords();
   EXPECT_TRUE(std::is_sorted(k.begin(), k.end()));
-  EXPECT_EQ(k.size(), 13u);
+  EXPECT_EQ(k.size(), 16u);
 }
 
 struct BadSchema {
@@ -97,7 +131,35 @@ INSTANTIATE_TEST_SUITE_P(
                   "/properties/n/default: the default 0 is below minimum 1"},
         BadSchema{
             R"({"type": "object", "properties": {"n": {"exclusiveMaximum": 1, "default": 1}}})",
-            "/properties/n/default: the default 1 is not below exclusiveMaximum 1"}));
+            "/properties/n/default: the default 1 is not below exclusiveMaximum 1"},
+        BadSchema{R"({"type": "object", "properties": {"a": {"type": "array", "minItems": -1}}})",
+                  "/properties/a/minItems: expected a whole number >= 0, found -1"},
+        BadSchema{R"({"type": "object", "properties": {"a": {"maxItems": 1.5}}})",
+                  "/properties/a/maxItems: expected a whole number >= 0, found 1.5"},
+        BadSchema{R"({"type": "object", "properties": {"a": {"minItems": 3, "maxItems": 2}}})",
+                  "/properties/a/minItems: minItems 3 is greater than maxItems 2"},
+        BadSchema{
+            R"({"type": "object", "properties": {"a": {"oneOf": []}}})",
+            "/properties/a/oneOf: expected a non-empty list of alternative schemas, found []"},
+        BadSchema{R"({"type": "object", "properties": {"a": {"oneOf": [{}, {"type": "x"}]}}})",
+                  "/properties/a/oneOf/1/type: unknown type \"x\""},
+        // Defaults are checked by the validator itself, nested values and all keywords included.
+        BadSchema{R"({"type": "object", "properties": {"h": {"type": "array",
+                     "items": {"type": "integer", "minimum": 1}, "default": [0]}}})",
+                  "/properties/h/default: the default [0] does not match its own schema: /0: "
+                  "expected an integer >= 1, found number 0"},
+        BadSchema{
+            R"({"type": "object", "properties": {"h": {"type": "array", "minItems": 2, "default": [1]}}})",
+            "/properties/h/default: the default [1] does not match its own schema: "
+            "expected an array with at least 2 items, found 1 item"},
+        BadSchema{R"({"type": "object", "properties": {"s": {"oneOf": [{"type": "integer"},
+                     {"enum": ["all"]}], "default": "some"}}})",
+                  "/properties/s/default: the default \"some\" does not match its own schema: "
+                  "expected an integer or \"all\", found string \"some\""},
+        BadSchema{R"({"type": "object", "properties": {"o": {"type": "object",
+                     "properties": {"k": {}}, "required": ["k"], "default": {}}}})",
+                  "/properties/o/default: the default {} does not match its own schema: /k: "
+                  "required key is missing; give any value"}));
 
 }  // namespace
 }  // namespace retort::plugin

@@ -103,7 +103,7 @@ TEST(StageRegistryTest, WrongAbiVersionNamesBothVersions) {
   Status s = registry.load_file(path);
   EXPECT_EQ(s.code(), ErrorCode::kUnsupported);
   EXPECT_EQ(s.message(), "plugin 'fixture-wrong-abi' (" + path +
-                             ") was built for plugin ABI version 999, this retort expects 1; "
+                             ") was built for plugin ABI version 999, this retort expects 2; "
                              "rebuild it against this retort");
   EXPECT_TRUE(registry.all().empty());
 }
@@ -247,7 +247,7 @@ TEST_F(DescriptorTest, AbiMismatchWithUnreadableNameUsesTheFileName) {
   info_.struct_size = 4;
   Status s = registry_.add(&info_, "/opt/plugins/old.so");
   EXPECT_THAT(s.message(), StartsWith("plugin 'old.so' (/opt/plugins/old.so) was built for plugin "
-                                      "ABI version 0, this retort expects 1"));
+                                      "ABI version 0, this retort expects 2"));
 }
 
 TEST_F(DescriptorTest, MissingNameFingerprintOrStages) {
@@ -317,7 +317,7 @@ TEST_F(DescriptorTest, BadPorts) {
 
 TEST(FingerprintTest, NamesRetortVersionCompilerAndAbi) {
   EXPECT_THAT(RETORT_BUILD_FINGERPRINT,
-              ::testing::MatchesRegex("retort-" RETORT_VERSION "/(gcc|clang)-[0-9]+/abi-1"));
+              ::testing::MatchesRegex("retort-" RETORT_VERSION "/(gcc|clang)-[0-9]+/abi-2"));
 }
 
 TEST(PortKindTest, Names) {

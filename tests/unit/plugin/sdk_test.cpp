@@ -274,6 +274,17 @@ TEST(StageContextTest, ContextReadsParamsDataAndInputs) {
   EXPECT_THAT(second.status().message(), StartsWith("input 'teachers' [1]: "));
 }
 
+TEST(StageContextTest, RecordExternalFileGoesThroughTheHost) {
+  FakeRun run;
+  StageContext ctx(&testing::fake_host(), run.handle());
+  EXPECT_TRUE(ctx.record_external_file("/exports/model.onnx").ok());
+  EXPECT_EQ(run.external_files, std::vector<std::string>{"/exports/model.onnx"});
+  Status empty = ctx.record_external_file("");
+  EXPECT_EQ(empty.code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(empty.message(), "record_external_file: the path is empty");
+  EXPECT_EQ(run.external_files.size(), 1u);
+}
+
 TEST(StageContextTest, ShortHostTableIsRejected) {
   retort_host old = testing::fake_host();
   old.struct_size = 8;

@@ -1,4 +1,4 @@
-#include "retort/recipe/json_schema.h"
+#include "retort/core/json_schema.h"
 
 #include <gtest/gtest.h>
 

@@ -17,7 +17,9 @@ struct DataSplits {
 
 // {"dataset": "fashion-mnist" | "idx", "dir", "train_images", "train_labels", "test_images",
 //  "test_labels", "train_size", "test_size", "class_names"}; paths absolute (the recipe
-// resolves them). Sizes take the first N samples.
+// resolves them). Sizes take the first N samples. Fashion-MNIST's classes are named
+// "T-shirt/top" ... "Ankle boot" unless "class_names" gives ten others; errors name the JSON
+// path ("/data/class_names: ...").
 Expected<std::shared_ptr<const DataSplits>> load_data_section(const nlohmann::json& data);
 
 }  // namespace retort::data

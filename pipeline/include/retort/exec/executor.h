@@ -2,9 +2,10 @@
 //
 // Run folder: <out>/<stage-id>/ holds the stage's outputs ("<port>.onnx", "<port>.json") and
 // manifest.json (stage type, plugin name and version, resolved params, data, seed, input
-// artifact hashes, output hashes, start and end time). A stage's folder is written under a
-// temporary name and renamed when the stage succeeds. A stage whose manifest matches what it
-// would run with now (and whose outputs are intact) is not run again. <out>/report.json,
+// artifact hashes, output hashes, the files it wrote outside its folder with their hashes,
+// start and end time). A stage's folder is written under a temporary name and renamed when the
+// stage succeeds. A stage whose manifest matches what it would run with now (and whose outputs
+// and outside files are intact) is not run again. <out>/report.json,
 // <out>/report.md and <out>/recipe.resolved.json summarise the run.
 #pragma once
 

@@ -1,7 +1,7 @@
-// manifest.json: what a stage folder was made from and what it holds. The cache compares the
-// manifest's key (type, plugin, params, data, seed, input hashes) with what the stage would run
-// with now; inputs are identified by content hash, so an upstream rerun that writes the same
-// bytes leaves its dependents cached.
+// manifest.json: what a stage folder was made from, what it holds and which files the stage
+// wrote elsewhere. The cache compares the manifest's key (type, plugin, params, data, seed,
+// input hashes) with what the stage would run with now; inputs are identified by content hash,
+// so an upstream rerun that writes the same bytes leaves its dependents cached.
 #pragma once
 
 #include <cstdint>
@@ -33,7 +33,10 @@ struct Manifest {
   // What the run produced and when.
   std::string stage_id;
   std::map<std::string, std::string> outputs;  // file name in the stage folder -> hash
-  std::string started;                         // ISO 8601 UTC
+  // Files the stage wrote outside its folder (an export): absolute path -> hash. Not part of
+  // the key: the cache re-runs the stage when one of them is missing or holds other bytes.
+  std::map<std::string, std::string> external;
+  std::string started;  // ISO 8601 UTC
   std::string finished;
   double seconds = 0;
   int threads = 0;

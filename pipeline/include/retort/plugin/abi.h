@@ -8,7 +8,9 @@
  * Artifacts are files: a stage reads its inputs from the paths the host gives (an ONNX model,
  * a metrics JSON) and writes its outputs into output_dir as "<port>.onnx" (model ports) or
  * "<port>.json" (metrics ports); a port that takes several values uses "<port>.<i>.onnx".
- * The host writes output_dir under a temporary name and renames it when run() succeeds.
+ * The host writes output_dir under a temporary name and renames it when run() succeeds. A
+ * file a stage writes elsewhere is reported with record_external_file() so that the cache
+ * notices when it is deleted or changed.
  *
  * Write plugins in C++ with retort/plugin/sdk.h, which fills these tables from a class. */
 #ifndef RETORT_PLUGIN_ABI_H_
@@ -22,8 +24,9 @@ extern "C" {
 #endif
 
 /* Bumped on any change to the structs below; the host accepts exactly its own version. A plain
- * integer, because RETORT_BUILD_FINGERPRINT spells it ("abi-1"). */
-#define RETORT_PLUGIN_ABI_VERSION 1
+ * integer, because RETORT_BUILD_FINGERPRINT spells it ("abi-2").
+ * 2: retort_host.record_external_file. */
+#define RETORT_PLUGIN_ABI_VERSION 2
 #define RETORT_PLUGIN_ENTRY_SYMBOL "retort_plugin_entry"
 
 typedef enum retort_port_kind {
@@ -65,6 +68,12 @@ typedef struct retort_host {
   void (*log)(retort_stage_run* run, const char* message);
   /* Non-zero once the user asked to stop (SIGINT/SIGTERM): return early, output is dropped. */
   int32_t (*cancelled)(retort_stage_run* run);
+  /* The stage wrote `path`, a file outside output_dir (an export to a user's path); call it
+   * once the file is complete (written to a temporary name and renamed). When the stage
+   * succeeds, the host records the path with the file's content hash in the stage's manifest,
+   * and a later run re-runs the stage instead of reusing its cached result when that file is
+   * missing or its bytes changed. Returns 0, or non-zero when `path` is NULL or empty. */
+  int32_t (*record_external_file)(retort_stage_run* run, const char* path);
 } retort_host;
 
 /* Returns 0 on success. On failure returns non-zero and writes a NUL-terminated message of at

@@ -68,6 +68,10 @@ class StageContext {
   Status save_model(std::string_view port, const Model& model, int index = -1) const;
   Status save_metrics(std::string_view port, const nlohmann::json& metrics) const;
   std::string output_dir() const;
+  // Tells the host that the stage wrote `path` outside the output folder (an export to a user's
+  // path), once the file is complete: the cache then re-runs the stage when that file is
+  // deleted or changed, instead of reusing the cached result.
+  Status record_external_file(const std::string& path) const;
 
   void progress(const nlohmann::json& fields) const;
   void log(const std::string& message) const;

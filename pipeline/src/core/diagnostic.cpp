@@ -1,6 +1,6 @@
-#include "retort/recipe/diagnostic.h"
+#include "retort/core/diagnostic.h"
 
-namespace retort::recipe {
+namespace retort {
 
 std::string Diagnostic::format(const std::string& file) const {
   std::string out = file;
@@ -15,4 +15,4 @@ std::string format_diagnostics(const std::vector<Diagnostic>& problems, const st
   return out;
 }
 
-}  // namespace retort::recipe
+}  // namespace retort
