@@ -7,6 +7,7 @@
 #include "retort/distill/distiller.h"
 #include "retort/distill/student_init.h"
 #include "retort/engine/train_options_json.h"
+#include "retort/graph/input_convention.h"
 #include "retort/plugin/training_progress.h"
 
 namespace retort::stages {
@@ -131,6 +132,7 @@ Status DistillStage::run(plugin::StageContext& ctx) {
     metrics["class_bias"] = bias;
   }
 
+  set_class_names(student, data->train.class_names);
   RETORT_RETURN_IF_ERROR(ctx.save_model("model", student));
   nlohmann::json terms = nlohmann::json::object();
   for (auto& [name, value] : summary.final_terms) terms[name] = terms.value(name, 0.0) + value;

@@ -3,6 +3,7 @@
 #include "retort/data/data_section.h"
 #include "retort/distill/mutual.h"
 #include "retort/engine/train_options_json.h"
+#include "retort/graph/input_convention.h"
 #include "retort/plugin/training_progress.h"
 
 namespace retort::stages {
@@ -48,6 +49,7 @@ Status MutualStage::run(plugin::StageContext& ctx) {
   for (size_t i = 0; i < count; ++i) {
     RETORT_ASSIGN_OR_RETURN(engine::EvalResult eval,
                             engine::evaluate_classifier(students[i], data->test));
+    set_class_names(students[i], data->train.class_names);
     RETORT_RETURN_IF_ERROR(ctx.save_model("models", students[i], static_cast<int>(i)));
     per_student.push_back({{"student", i},
                            {"test_accuracy", eval.accuracy},

@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "retort/data/data_section.h"
+#include "retort/distill/ensemble.h"
 #include "retort/engine/flops.h"
 #include "retort/engine/speed.h"
 #include "retort/engine/trainer.h"
@@ -17,7 +18,9 @@ const char* const kEvaluateSchema = R"json({
     "speed": {"type": "boolean", "default": true, "description": "measure latency and throughput"},
     "latency_iterations": {"type": "integer", "minimum": 1, "default": 50},
     "throughput_batch": {"type": "integer", "minimum": 1, "default": 128},
-    "per_class": {"type": "boolean", "default": false, "description": "report per-class accuracy"}
+    "per_class": {"type": "boolean", "default": false, "description": "report per-class accuracy"},
+    "ensemble": {"type": "boolean", "default": false,
+                 "description": "also evaluate the models together (mean of their softmax), e.g. born-again generations"}
   }
 })json";
 
@@ -36,7 +39,8 @@ Status EvaluateStage::run(plugin::StageContext& ctx) {
     const std::string path = ctx.input_path("models", i);
     RETORT_ASSIGN_OR_RETURN(Model model, ctx.load_model("models", i));
     const std::string name = path.empty() ? "models." + std::to_string(i) : artifact_name(path);
-    RETORT_ASSIGN_OR_RETURN(engine::EvalResult eval, engine::evaluate_classifier(model, data->test));
+    RETORT_ASSIGN_OR_RETURN(engine::EvalResult eval,
+                            engine::evaluate_classifier(model, data->test));
     RETORT_ASSIGN_OR_RETURN(engine::ComputeCost cost, engine::count_compute(model));
     nlohmann::json m = {{"name", name},
                         {"accuracy", eval.accuracy},
@@ -53,7 +57,8 @@ Status EvaluateStage::run(plugin::StageContext& ctx) {
     }
     if (p.value("per_class", false)) {
       nlohmann::json per_class = nlohmann::json::array();
-      for (double a : eval.per_class_accuracy) per_class.push_back(std::isnan(a) ? nlohmann::json() : nlohmann::json(a));
+      for (double a : eval.per_class_accuracy)
+        per_class.push_back(std::isnan(a) ? nlohmann::json() : nlohmann::json(a));
       m["per_class_accuracy"] = per_class;
     }
     if (p.value("speed", true)) {
@@ -69,7 +74,27 @@ Status EvaluateStage::run(plugin::StageContext& ctx) {
     ctx.progress({{"step", i + 1}, {"steps", count}, {"accuracy", eval.accuracy}});
     models.push_back(m);
   }
-  return ctx.save_metrics("metrics", {{"models", models}});
+  nlohmann::json metrics = {{"models", models}};
+  if (p.value("ensemble", false)) {
+    std::vector<Model> members;
+    for (size_t i = 0; i < count; ++i) {
+      RETORT_ASSIGN_OR_RETURN(Model m, ctx.load_model("models", i));
+      members.push_back(std::move(m));
+    }
+    std::vector<Model*> ptrs;
+    for (Model& m : members) ptrs.push_back(&m);
+    RETORT_ASSIGN_OR_RETURN(engine::EvalResult eval, distill::evaluate_ensemble(ptrs, data->test));
+    metrics["ensemble"] = {
+        {"name", "ensemble"}, {"members", count}, {"accuracy", eval.accuracy}, {"loss", eval.loss}};
+  }
+  // The most accurate model (ties: the first), so a sweep's report names its winner.
+  const nlohmann::json* best = nullptr;
+  for (const nlohmann::json& m : models)
+    if (best == nullptr || m["accuracy"].get<double>() > (*best)["accuracy"].get<double>())
+      best = &m;
+  if (best != nullptr)
+    metrics["best"] = {{"name", (*best)["name"]}, {"accuracy", (*best)["accuracy"]}};
+  return ctx.save_metrics("metrics", metrics);
 }
 
 }  // namespace retort::stages

@@ -109,8 +109,15 @@ Expected<Recipe> parse_recipe(const std::string& text, const std::string& origin
   };
   recipe.data = detail::resolve_data(find("data"), checker, &facts);
   recipe.models = detail::resolve_models(find("models"), facts, checker);
-  recipe.stages =
-      detail::resolve_stages(find("stages"), recipe.seed, recipe.models, registry, checker);
+  // ta_chain and born_again become the distill stages they stand for; problems found in
+  // those are reported at the construct's own place in the file.
+  std::vector<detail::StageOrigin> origins;
+  std::optional<json> expanded;
+  if (const json* stages = find("stages"); stages != nullptr)
+    expanded = detail::expand_constructs(*stages, recipe.seed, checker, &origins);
+  const size_t first_stage_problem = problems->size();
+  recipe.stages = detail::resolve_stages(expanded ? &*expanded : nullptr, recipe.seed, recipe.models, registry, checker);
+  detail::map_to_origins(*problems, first_stage_problem, origins);
   if (!problems->empty()) return failure(ErrorCode::kInvalidArgument, *problems, origin_path);
   return recipe;
 }

@@ -56,6 +56,26 @@ std::vector<StageSpec> resolve_stages(const nlohmann::json* stages, uint64_t rec
                                       const plugin::StageRegistry& registry,
                                       const Checker& checker);
 
+// Where an expanded stage came from: the index of the construct in "stages" and, per input
+// port of the expanded stage, the path under the construct's "inputs" that bound it.
+struct StageOrigin {
+  size_t index = 0;
+  std::map<std::string, std::string> input_paths;  // "student" -> "assistants/0"
+};
+
+// Recipe constructs that stand for several stages, expanded into plain stage objects so the
+// graph, cache and report show each step:
+//   "ta_chain"   (Mirzadeh et al.) inputs teacher, assistants [..], student; params are a
+//                distill stage's. Stages <id>-ta1 .. <id>-taN, then <id> for the student.
+//   "born_again" (Furlanello et al.) inputs teacher, student; params "generations" N plus a
+//                distill stage's. Stages <id>-gen1 .. <id>-gen(N-1), then <id> (generation N),
+//                each distilled from the previous one, with seed + generation - 1.
+// Other stages pass through. `origins` gets one entry per returned stage.
+nlohmann::json expand_constructs(const nlohmann::json& stages, uint64_t recipe_seed, const Checker& checker,
+                                 std::vector<StageOrigin>* origins);
+// Rewrites "/stages/K/..." of problems[first..] from expanded indices to the recipe's own.
+void map_to_origins(std::vector<Diagnostic>& problems, size_t first, const std::vector<StageOrigin>& origins);
+
 // Parses JSON text; a syntax error is reported as "line L, column C".
 std::optional<nlohmann::json> parse_json_text(const std::string& text, const Checker& checker);
 

@@ -17,6 +17,13 @@
 // recipes/schema/recipe.schema.json). A stage has "id" (required, unique, [a-z0-9_-]+),
 // "type" (required), "inputs", "params", "seed" (default: the recipe's) and "description".
 //
+// Two recipe constructs stand for several distill stages and are expanded before checking,
+// so each step is its own stage in the graph, cache and report (see src/recipe/sections.h):
+//   {"id": "takd", "type": "ta_chain", "inputs": {"teacher": .., "assistants": [..],
+//    "student": ..}, "params": {distill params}}  -> takd-ta1 .. takd-taN, takd
+//   {"id": "ban", "type": "born_again", "inputs": {"teacher": .., "student": ..},
+//    "params": {"generations": N, distill params}} -> ban-gen1 .. ban-gen(N-1), ban
+//
 // An input reference is "<stage-id>.<output-port>" (an edge of the graph) or
 // "models.<name>" (a recipe model: an architecture spec or {"onnx": path}); a port that
 // accepts several values takes a list (fan-in). Relative paths are relative to the recipe file.
