@@ -297,6 +297,8 @@ Status StageJob::collect_outputs(const std::string& dir,
 }
 
 void StageJob::execute() noexcept {
+  // A stage's seconds are its own run, not the time it waited for a --jobs permit.
+  began_ = std::chrono::steady_clock::now();
   try {
     run_plugin();
   } catch (const std::exception& e) {

@@ -386,6 +386,20 @@ TEST_F(ExecutorTest, JobsBoundsConcurrentHeavyStagesAndSplitsThreads) {
   EXPECT_EQ(stage_log().host_threads["s2"], 2);
 }
 
+TEST_F(ExecutorTest, StageSecondsLeaveOutTheWaitForAPermit) {
+  stage_log().slow_ms = 300;
+  auto recipe = make_recipe({stage("s1", "slow"), stage("s2", "slow")});
+  RunOptions one;
+  one.jobs = 1;
+  RunResult result = run_ok(recipe, registry_, dir_.path("out"), one);
+  ASSERT_TRUE(result.ok());
+  ASSERT_EQ(result.stages.size(), 2u);
+  for (const StageOutcome& s : result.stages) {
+    EXPECT_GE(s.seconds, 0.29) << s.id;
+    EXPECT_LT(s.seconds, 0.55) << s.id << " counted the other stage's 0.3 s as its own";
+  }
+}
+
 TEST_F(ExecutorTest, ManyHeavyStagesShareThePermits) {
   stage_log().slow_ms = 15;
   std::vector<recipe::StageSpec> stages;
