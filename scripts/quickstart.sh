@@ -8,3 +8,4 @@ bash scripts/setup.sh
 bash scripts/build.sh
 ./build/pipeline/retort run recipes/quickstart.json --out runs/quickstart "$@"
 ./build/pipeline/retort eval runs/quickstart/teacher.onnx --no-speed
+./build/pipeline/retort eval runs/quickstart/student.onnx --no-speed
