@@ -250,4 +250,182 @@ TEST_F(Cli, InterruptedRunResumesWithFinishedStagesCached) {
   EXPECT_EQ(report["stages"][3]["status"], "ran");
 }
 
+// Distillation through the CLI. Teachers and students are small MLPs on a 2000-image slice, so
+// each run takes a few seconds.
+class CliDistill : public Cli {
+ protected:
+  json distill_recipe() {
+    return {{"version", 1},
+            {"seed", 5},
+            {"data", {{"train_size", 2000}, {"test_size", 500}}},
+            {"models",
+             {{"teacher_mlp", {{"arch", "mlp"}, {"hidden", {128}}}},
+              {"student_mlp", {{"arch", "mlp"}, {"hidden", {32}}}}}},
+            {"stages",
+             {{{"id", "teacher"}, {"type", "train"}, {"inputs", {{"model", "models.teacher_mlp"}}},
+               {"params", {{"epochs", 2}, {"batch", 64}}}},
+              {{"id", "kd"}, {"type", "distill"},
+               {"inputs", {{"teacher", "teacher.model"}, {"student", "models.student_mlp"}}},
+               {"params",
+                {{"epochs", 3}, {"batch", 64},
+                 {"losses", {{{"type", "kd"}, {"alpha", 0.9},
+                              {"temperature", {{"start", 6}, {"end", 2}, {"schedule", "cosine"}}}}}}}}},
+              {{"id", "evaluate"}, {"type", "evaluate"},
+               {"inputs", {{"models", {"teacher.model", "kd.model"}}}},
+               {"params", {{"speed", false}}}},
+              {{"id", "export"}, {"type", "export"}, {"inputs", {{"model", "kd.model"}}},
+               {"params", {{"path", (dir_ / "exported" / "student.onnx").string()}}}}}}};
+  }
+
+  // A recipe whose only stage distills untrained recipe models: it fails or succeeds at once.
+  json untrained_recipe(const json& teacher_spec, const json& losses) {
+    return {{"version", 1},
+            {"seed", 5},
+            {"data", {{"train_size", 2000}, {"test_size", 500}}},
+            {"models", {{"t", teacher_spec}, {"s", {{"arch", "mlp"}, {"hidden", {32}}}}}},
+            {"stages",
+             {{{"id", "kd"}, {"type", "distill"},
+               {"inputs", {{"teacher", "models.t"}, {"student", "models.s"}}},
+               {"params", {{"epochs", 1}, {"batch", 64}, {"losses", losses}}}}}}};
+  }
+
+  static const json* stage_in(const json& report, const std::string& id) {
+    for (const auto& s : report["stages"])
+      if (s["id"] == id) return &s;
+    return nullptr;
+  }
+};
+
+TEST_F(CliDistill, StudentTrainsAboveAFloorAndItsExportLoads) {
+  const std::string recipe = write("kd.json", distill_recipe());
+  const fs::path out = dir_ / "run";
+  Result r = run_cli("run " + recipe + " --out " + out.string());
+  ASSERT_EQ(r.code, 0) << r.out;
+
+  const json report = read_json(out / "report.json");
+  const json* kd = stage_in(report, "kd");
+  ASSERT_NE(kd, nullptr);
+  EXPECT_EQ((*kd)["status"], "ran");
+  const json& m = (*kd)["metrics"];
+  ASSERT_TRUE(m.is_object()) << kd->dump();
+  EXPECT_GT(m["test_accuracy"].get<double>(), 0.6) << m.dump();
+  EXPECT_EQ(m["teachers"], 1);
+  EXPECT_EQ(m["transfer_images"], 2000);
+  EXPECT_EQ(m["teacher_logits_cached"], json::array({true}));  // no augmentation, no feature term
+  EXPECT_TRUE(m["loss_terms"].contains("kd")) << m.dump();
+  EXPECT_EQ(m["per_class_accuracy"].size(), 10u);
+  // The stage's metrics file is what the report shows.
+  EXPECT_EQ(read_json(out / "kd" / "metrics.json")["test_accuracy"], m["test_accuracy"]);
+
+  // The evaluate stage loads the distilled model and measures the same accuracy.
+  const json eval = read_json(out / "evaluate" / "metrics.json");
+  ASSERT_EQ(eval["models"].size(), 2u);
+  EXPECT_EQ(eval["models"][1]["name"], "kd.model");
+  EXPECT_NEAR(eval["models"][1]["accuracy"].get<double>(), m["test_accuracy"].get<double>(), 1e-9);
+  EXPECT_EQ(eval["models"][1]["parameters"].get<int64_t>(), 784 * 32 + 32 + 32 * 10 + 10);
+
+  // The exported student is a loadable ONNX file with the class names, and retort eval agrees.
+  const fs::path exported = dir_ / "exported" / "student.onnx";
+  EXPECT_EQ(class_names_in(exported), retort::data::fashion_mnist_class_names());
+  Result e = run_cli("eval " + exported.string() + " --test-size 500 --no-speed --json");
+  ASSERT_EQ(e.code, 0) << e.out;
+  const json ej = json::parse(e.out.substr(e.out.find('{')));
+  EXPECT_NEAR(ej["accuracy"].get<double>(), m["test_accuracy"].get<double>(), 1e-9);
+
+  // Unchanged rerun: the distill stage comes from the cache.
+  ASSERT_EQ(run_cli("run " + recipe + " --out " + out.string()).code, 0);
+  EXPECT_EQ((*stage_in(read_json(out / "report.json"), "kd"))["status"], "cached");
+}
+
+TEST_F(CliDistill, TwoTeachersFanIn) {
+  json recipe = distill_recipe();
+  recipe["models"]["teacher_wide"] = {{"arch", "mlp"}, {"hidden", {96, 48}}};
+  recipe["stages"].insert(recipe["stages"].begin() + 1,
+                          json{{"id", "teacher2"}, {"type", "train"},
+                               {"inputs", {{"model", "models.teacher_wide"}}},
+                               {"params", {{"epochs", 2}, {"batch", 64}}}});
+  json& kd = recipe["stages"][2];
+  ASSERT_EQ(kd["id"], "kd");
+  kd["inputs"]["teacher"] = {"teacher.model", "teacher2.model"};
+  kd["params"]["losses"][0]["teachers"] = "confidence";
+  recipe["stages"][3]["inputs"]["models"] = {"teacher.model", "teacher2.model", "kd.model"};
+  recipe["stages"].erase(4);  // no export
+  const std::string path = write("fan_in.json", recipe);
+  const fs::path out = dir_ / "run";
+  Result r = run_cli("run " + path + " --out " + out.string());
+  ASSERT_EQ(r.code, 0) << r.out;
+
+  const json m = read_json(out / "kd" / "metrics.json");
+  EXPECT_EQ(m["teachers"], 2) << m.dump();
+  EXPECT_EQ(m["teacher_logits_cached"], json::array({true, true}));
+  EXPECT_GT(m["test_accuracy"].get<double>(), 0.6) << m.dump();
+  const json report = read_json(out / "report.json");
+  const json* stage = stage_in(report, "kd");
+  ASSERT_NE(stage, nullptr);
+  EXPECT_EQ((*stage)["status"], "ran");
+  EXPECT_EQ((*stage)["metrics"]["teachers"], 2);
+  EXPECT_EQ(read_json(out / "evaluate" / "metrics.json")["models"].size(), 3u);
+}
+
+TEST_F(CliDistill, HintNamingAMissingValueFailsBeforeTrainingListingTheValues) {
+  const json losses = {{{"type", "kd"}},
+                       {{"type", "hint"}, {"teacher_value", "fc1.relu"}, {"student_value", "fc9.relu"}}};
+  const std::string path = write("hint.json", untrained_recipe({{"arch", "mlp"}, {"hidden", {64}}}, losses));
+  const fs::path out = dir_ / "run";
+  const auto start = std::chrono::steady_clock::now();
+  Result r = run_cli("run " + path + " --out " + out.string());
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_EQ(r.code, 1) << r.out;
+  // The stage id, the term, the missing name and every value the student does have.
+  EXPECT_NE(r.out.find("stage 'kd' (distill): hint term 0 names student value 'fc9.relu'"), std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("its values are: input, normalize.sub, normalize.div, flatten, fc1, fc1.relu, logits"),
+            std::string::npos)
+      << r.out;
+  const json report = read_json(out / "report.json");
+  EXPECT_EQ(report["stages"][0]["status"], "failed");
+  EXPECT_TRUE(report["stages"][0]["metrics"].is_null());
+  EXPECT_FALSE(fs::exists(out / "kd")) << "the failed stage left a folder";
+  EXPECT_LT(seconds, 30.0) << "the check should come before any training";
+
+  // The teacher's side is checked the same way.
+  const json teacher_side = {{{"type", "kd"}},
+                             {{"type", "hint"}, {"teacher_value", "fc2.relu"}, {"student_value", "fc1.relu"}}};
+  write("hint.json", untrained_recipe({{"arch", "mlp"}, {"hidden", {64}}}, teacher_side));
+  Result t = run_cli("run " + path + " --out " + out.string());
+  EXPECT_EQ(t.code, 1) << t.out;
+  EXPECT_NE(t.out.find("stage 'kd' (distill): hint term 0 names teacher 0 value 'fc2.relu'"), std::string::npos)
+      << t.out;
+  EXPECT_NE(t.out.find("flatten, fc1, fc1.relu, logits"), std::string::npos) << t.out;
+}
+
+TEST_F(CliDistill, TeacherWithOtherClassCountIsAClearError) {
+  const json kd = {{{"type", "kd"}}};
+  // Fewer outputs than the data has classes: the recipe is invalid, nothing runs.
+  const std::string five =
+      write("five.json", untrained_recipe({{"arch", "mlp"}, {"hidden", {64}}, {"classes", 5}}, kd));
+  Result v = run_cli("run " + five + " --out " + (dir_ / "five").string());
+  EXPECT_EQ(v.code, 2) << v.out;
+  EXPECT_NE(v.out.find("/models/t/classes: the model has 5 outputs but the data has 10 classes"),
+            std::string::npos)
+      << v.out;
+  EXPECT_FALSE(fs::exists(dir_ / "five" / "kd"));
+
+  // A valid model whose class count differs from the student's: the distill stage refuses it
+  // before training, naming both counts.
+  const std::string twelve =
+      write("twelve.json", untrained_recipe({{"arch", "mlp"}, {"hidden", {64}}, {"classes", 12}}, kd));
+  const fs::path out = dir_ / "twelve";
+  const auto start = std::chrono::steady_clock::now();
+  Result r = run_cli("run " + twelve + " --out " + out.string());
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_NE(r.out.find("stage 'kd' (distill): teacher 0 has 12 classes but the student has 10"),
+            std::string::npos)
+      << r.out;
+  EXPECT_FALSE(fs::exists(out / "kd"));
+  EXPECT_TRUE(read_json(out / "report.json")["stages"][0]["metrics"].is_null());
+  EXPECT_LT(seconds, 30.0);
+}
+
 }  // namespace
