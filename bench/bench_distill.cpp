@@ -64,11 +64,11 @@ const data::Dataset& transfer_set() {
 
 void BM_DistillEpoch(benchmark::State& state, bool cached) {
   const data::Dataset& set = transfer_set();
-  Model teacher = or_die(
-      arch::build_model({{"arch", "mlp"}, {"hidden", {1200, 1200}}, {"dropout", 0.2}}, 1),
-      "teacher");
-  Model student = or_die(arch::build_model({{"arch", "mlp"}, {"hidden", {800, 800}}}, 2),
-                         "student");
+  Model teacher =
+      or_die(arch::build_model({{"arch", "mlp"}, {"hidden", {1200, 1200}}, {"dropout", 0.2}}, 1),
+             "teacher");
+  Model student =
+      or_die(arch::build_model({{"arch", "mlp"}, {"hidden", {800, 800}}}, 2), "student");
 
   distill::DistillOptions options;
   options.train.batch = kBatch;
@@ -97,8 +97,7 @@ void BM_DistillEpoch(benchmark::State& state, bool cached) {
   if (cached) {
     const auto start = std::chrono::steady_clock::now();
     auto which = or_die(distiller->cache_teacher_logits(set), "caching teacher logits");
-    cache_seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    cache_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (which.size() != 1 || !which[0]) {
       state.SkipWithError("the teacher's logits were not cached");
       return;

@@ -13,7 +13,8 @@ namespace retort::cli {
 namespace {
 
 const char* kRunUsage =
-    "usage: retort run RECIPE.json [--out DIR] [--threads N] [--jobs N] [--force ID]... [--plugin-dir DIR]...\n"
+    "usage: retort run RECIPE.json [--out DIR] [--threads N] [--jobs N] [--force ID]... "
+    "[--plugin-dir DIR]...\n"
     "\n"
     "Validates RECIPE, then runs every stage that is not already cached in the run folder\n"
     "(default runs/<recipe name>). Writes <out>/<stage>/ artifacts, report.md, report.json and\n"
@@ -23,7 +24,8 @@ const char* kRunUsage =
     "  --jobs N          compute-heavy stages at once; cores are split between them (default 1)\n"
     "  --force ID        re-run stage ID even if cached (repeatable)\n"
     "  --plugin-dir DIR  also load stage plugins from DIR (repeatable)\n"
-    "Exit codes: 0 success, 1 a stage failed or the run was interrupted, 2 bad usage or invalid recipe.\n";
+    "Exit codes: 0 success, 1 a stage failed or the run was interrupted, 2 bad usage or invalid "
+    "recipe.\n";
 
 const char* kValidateUsage =
     "usage: retort validate RECIPE.json [--plugin-dir DIR]...\n"
@@ -37,13 +39,15 @@ const char* kGraphUsage =
     "Prints the recipe's stage graph (text, or Graphviz DOT with --dot).\n";
 
 // Validates and reports problems; nullopt-like failure returns the exit code via `code`.
-Expected<recipe::Recipe> load_valid_recipe(const Args& args, const plugin::StageRegistry& registry) {
+Expected<recipe::Recipe> load_valid_recipe(const Args& args,
+                                           const plugin::StageRegistry& registry) {
   if (args.positional.size() != 1)
     return make_error(ErrorCode::kInvalidArgument, "expected exactly one RECIPE.json argument");
   std::vector<recipe::Diagnostic> problems;
   auto r = recipe::load_recipe(args.positional[0], registry, &problems);
   if (!r.ok()) {
-    for (const auto& d : problems) std::fprintf(stderr, "%s\n", d.format(args.positional[0]).c_str());
+    for (const auto& d : problems)
+      std::fprintf(stderr, "%s\n", d.format(args.positional[0]).c_str());
     if (problems.empty()) std::fprintf(stderr, "%s\n", r.status().message().c_str());
     return r.status();
   }
@@ -60,7 +64,8 @@ int cmd_validate(int argc, char** argv) {
   if (Status s = load_stage_registry(*args, registry); !s.ok()) return fail(s, kExitUsage);
   auto r = load_valid_recipe(*args, registry);
   if (!r.ok()) {
-    std::fprintf(stderr, "retort: %s is not valid\n", args->positional.empty() ? "recipe" : args->positional[0].c_str());
+    std::fprintf(stderr, "retort: %s is not valid\n",
+                 args->positional.empty() ? "recipe" : args->positional[0].c_str());
     return kExitUsage;
   }
   std::printf("%s: valid (%zu stages)\n", args->positional[0].c_str(), r->stages.size());
@@ -80,7 +85,8 @@ int cmd_graph(int argc, char** argv) {
 }
 
 int cmd_run(int argc, char** argv) {
-  auto args = parse_args(argc, argv, 2, {"--out", "--threads", "--jobs", "--force", "--plugin-dir"}, {"--help"});
+  auto args = parse_args(argc, argv, 2, {"--out", "--threads", "--jobs", "--force", "--plugin-dir"},
+                         {"--help"});
   if (!args.ok()) return fail(args.status(), kExitUsage);
   if (args->has("--help")) return std::fputs(kRunUsage, stdout), kExitOk;
   plugin::StageRegistry registry;
@@ -98,7 +104,8 @@ int cmd_run(int argc, char** argv) {
   options.out_dir = args->get("--out", (std::filesystem::path("runs") / r->name).string());
   for (const std::string& id : args->all("--force")) {
     if (!r->stage(id))
-      return fail(make_error(ErrorCode::kInvalidArgument, "--force ", id, ": the recipe has no stage with that id"),
+      return fail(make_error(ErrorCode::kInvalidArgument, "--force ", id,
+                             ": the recipe has no stage with that id"),
                   kExitUsage);
     options.force.insert(id);
   }
@@ -117,13 +124,15 @@ int cmd_run(int argc, char** argv) {
       summary = s.error;
       ++failed;
     } else if (s.metrics.is_object() && s.metrics.contains("test_accuracy")) {
-      summary = "test accuracy " + std::to_string(s.metrics["test_accuracy"].get<double>()).substr(0, 6);
+      summary =
+          "test accuracy " + std::to_string(s.metrics["test_accuracy"].get<double>()).substr(0, 6);
     } else if (s.metrics.is_object() && s.metrics.contains("models")) {
       for (const auto& m : s.metrics["models"])
-        summary += m.value("name", "?") + " " + std::to_string(m.value("accuracy", 0.0)).substr(0, 6) + "  ";
+        summary += m.value("name", "?") + " " +
+                   std::to_string(m.value("accuracy", 0.0)).substr(0, 6) + "  ";
     }
-    std::printf("%-16s %-10s %-8s %8.1f  %s\n", s.id.c_str(), s.type.c_str(), exec::stage_status_name(s.status),
-                s.seconds, summary.c_str());
+    std::printf("%-16s %-10s %-8s %8.1f  %s\n", s.id.c_str(), s.type.c_str(),
+                exec::stage_status_name(s.status), s.seconds, summary.c_str());
   }
   std::printf("\nrun folder: %s (report.md, report.json)\n", result->out_dir.c_str());
   if (result->cancelled) {

@@ -13,8 +13,10 @@ namespace retort::cli {
 namespace {
 
 const char* kUsage =
-    "usage: retort train [--spec JSON|FILE] [--epochs N] [--batch N] [--lr F] [--optimizer sgd|adamw]\n"
-    "                    [--data JSON|FILE] [--train-size N] [--test-size N] [--seed N] [--threads N]\n"
+    "usage: retort train [--spec JSON|FILE] [--epochs N] [--batch N] [--lr F] [--optimizer "
+    "sgd|adamw]\n"
+    "                    [--data JSON|FILE] [--train-size N] [--test-size N] [--seed N] [--threads "
+    "N]\n"
     "                    [--out FILE.onnx]\n"
     "\n"
     "Trains the architecture of --spec (default {\"arch\":\"mlp\",\"hidden\":[256,128]}) on the\n"
@@ -25,13 +27,15 @@ const char* kUsage =
 
 int cmd_train(int argc, char** argv) {
   auto args = parse_args(argc, argv, 2,
-                         {"--spec", "--epochs", "--batch", "--lr", "--optimizer", "--data", "--train-size",
-                          "--test-size", "--seed", "--threads", "--out"},
+                         {"--spec", "--epochs", "--batch", "--lr", "--optimizer", "--data",
+                          "--train-size", "--test-size", "--seed", "--threads", "--out"},
                          {"--help"});
   if (!args.ok()) return fail(args.status(), kExitUsage);
   if (args->has("--help")) return std::fputs(kUsage, stdout), kExitOk;
   if (!args->positional.empty())
-    return fail(make_error(ErrorCode::kInvalidArgument, "unexpected argument '", args->positional[0], "'"), kExitUsage);
+    return fail(
+        make_error(ErrorCode::kInvalidArgument, "unexpected argument '", args->positional[0], "'"),
+        kExitUsage);
   if (Status s = apply_threads(*args); !s.ok()) return fail(s, kExitUsage);
   auto spec = json_argument(args->get("--spec", R"({"arch":"mlp","hidden":[256,128]})"), "--spec");
   auto epochs = args->get_int("--epochs", 5, 1);
@@ -44,8 +48,10 @@ int cmd_train(int argc, char** argv) {
   options.batch = *batch;
   options.seed = static_cast<uint64_t>(*seed);
   options.schedule.type = "cosine";
-  auto optimizer = engine::optimizer_config_from_json(
-      {{"type", args->get("--optimizer", "sgd")}, {"lr", std::atof(args->get("--lr", "0.05").c_str())}}, "--optimizer/--lr");
+  auto optimizer =
+      engine::optimizer_config_from_json({{"type", args->get("--optimizer", "sgd")},
+                                          {"lr", std::atof(args->get("--lr", "0.05").c_str())}},
+                                         "--optimizer/--lr");
   if (!optimizer.ok()) return fail(optimizer.status(), kExitUsage);
   options.optimizer = *optimizer;
 
@@ -55,8 +61,12 @@ int cmd_train(int argc, char** argv) {
   if (!data.ok()) return fail(data.status(), kExitFailed);
   ProgressDisplay display;
   options.on_progress = [&](const engine::TrainProgress& p) {
-    display.update("train", {{"epoch", p.epoch + 1}, {"epochs", p.epochs}, {"step", p.step},
-                             {"steps", p.steps_per_epoch}, {"loss", p.loss}, {"accuracy", p.accuracy},
+    display.update("train", {{"epoch", p.epoch + 1},
+                             {"epochs", p.epochs},
+                             {"step", p.step},
+                             {"steps", p.steps_per_epoch},
+                             {"loss", p.loss},
+                             {"accuracy", p.accuracy},
                              {"seconds", p.seconds}});
     return true;
   };
@@ -70,8 +80,9 @@ int cmd_train(int argc, char** argv) {
   const std::string out = args->get("--out", "model.onnx");
   set_class_names(*model, (*data)->train.class_names);  // into the ONNX metadata
   if (Status s = save_onnx(*model, out); !s.ok()) return fail(s, kExitFailed);
-  std::printf("test accuracy: %.4f (%lld images), loss %.4f, trained in %.1fs; saved %s\n", eval->accuracy,
-              static_cast<long long>(eval->count), eval->loss, summary->seconds, out.c_str());
+  std::printf("test accuracy: %.4f (%lld images), loss %.4f, trained in %.1fs; saved %s\n",
+              eval->accuracy, static_cast<long long>(eval->count), eval->loss, summary->seconds,
+              out.c_str());
   return kExitOk;
 }
 

@@ -27,8 +27,8 @@ class ExportStage final : public plugin::Stage {
       std::error_code ec;
       std::filesystem::create_directories(target.parent_path(), ec);
       if (ec)
-        return make_error(ErrorCode::kIo, "/params/path: cannot create folder '", target.parent_path().string(),
-                          "': ", ec.message());
+        return make_error(ErrorCode::kIo, "/params/path: cannot create folder '",
+                          target.parent_path().string(), "': ", ec.message());
     }
     RETORT_RETURN_IF_ERROR(save_onnx(model, target.string()));  // temporary name, then rename
     RETORT_RETURN_IF_ERROR(ctx.record_external_file(target.string()));

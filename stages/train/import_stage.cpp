@@ -26,9 +26,9 @@ Status ImportStage::run(plugin::StageContext& ctx) {
   RETORT_ASSIGN_OR_RETURN(Model model, ctx.load_model("model"));
   RETORT_ASSIGN_OR_RETURN(auto data, data::load_data_section(ctx.data()));
   const data::Dataset& test = data->test;
-  Status baked = bake_input_convention(model, test.channels(), test.height(), test.width(), p.value("scale", 1.0f),
-                                       p.value("mean", std::vector<float>{0.0f}),
-                                       p.value("std", std::vector<float>{1.0f}));
+  Status baked = bake_input_convention(
+      model, test.channels(), test.height(), test.width(), p.value("scale", 1.0f),
+      p.value("mean", std::vector<float>{0.0f}), p.value("std", std::vector<float>{1.0f}));
   RETORT_RETURN_IF_ERROR(baked.with_context(path.empty() ? "model" : path));
   // The classes the model's outputs stand for: as the params name them, else the data's.
   const std::vector<std::string> names = p.contains("class_names")
@@ -38,8 +38,10 @@ Status ImportStage::run(plugin::StageContext& ctx) {
   // Prove it runs on this data before anything downstream relies on it.
   RETORT_ASSIGN_OR_RETURN(engine::EvalResult eval, engine::evaluate_classifier(model, test));
   RETORT_RETURN_IF_ERROR(ctx.save_model("model", model));
-  return ctx.save_metrics("metrics", {{"test_accuracy", eval.accuracy}, {"test_loss", eval.loss},
-                                      {"parameters", model.parameter_count()}, {"source", path}});
+  return ctx.save_metrics("metrics", {{"test_accuracy", eval.accuracy},
+                                      {"test_loss", eval.loss},
+                                      {"parameters", model.parameter_count()},
+                                      {"source", path}});
 }
 
 }  // namespace retort::stages

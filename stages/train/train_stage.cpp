@@ -21,12 +21,14 @@ Status TrainStage::run(plugin::StageContext& ctx) {
   RETORT_ASSIGN_OR_RETURN(Model model, ctx.load_model("model"));
   RETORT_ASSIGN_OR_RETURN(auto data, data::load_data_section(ctx.data()));
 
-  RETORT_ASSIGN_OR_RETURN(engine::TrainOptions options, engine::train_options_from_json(p, "/params"));
+  RETORT_ASSIGN_OR_RETURN(engine::TrainOptions options,
+                          engine::train_options_from_json(p, "/params"));
   options.seed = ctx.seed();
   options.label_smoothing = p.value("label_smoothing", 0.0f);
   options.on_progress = plugin::training_progress(ctx);
 
-  RETORT_ASSIGN_OR_RETURN(engine::TrainSummary summary, engine::train_classifier(model, data->train, options));
+  RETORT_ASSIGN_OR_RETURN(engine::TrainSummary summary,
+                          engine::train_classifier(model, data->train, options));
   RETORT_ASSIGN_OR_RETURN(engine::EvalResult eval, engine::evaluate_classifier(model, data->test));
   // The model's outputs now stand for the training data's classes: their names go into the
   // ONNX metadata (the recipe's data.class_names, or the dataset's own).

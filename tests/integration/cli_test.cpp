@@ -60,8 +60,9 @@ std::vector<std::string> class_names_in(const fs::path& onnx) {
 class Cli : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("retort_cli_" + std::to_string(getpid()) + "_" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir_ = fs::temp_directory_path() /
+           ("retort_cli_" + std::to_string(getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(dir_);
     fs::create_directories(dir_);
   }
@@ -80,11 +81,17 @@ class Cli : public ::testing::Test {
             {"data", {{"train_size", 3000}, {"test_size", 500}}},
             {"models", {{"mlp", {{"arch", "mlp"}, {"hidden", {64}}}}}},
             {"stages",
-             {{{"id", "teacher"}, {"type", "train"}, {"inputs", {{"model", "models.mlp"}}},
+             {{{"id", "teacher"},
+               {"type", "train"},
+               {"inputs", {{"model", "models.mlp"}}},
                {"params", {{"epochs", epochs}, {"batch", 64}}}},
-              {{"id", "evaluate"}, {"type", "evaluate"}, {"inputs", {{"models", {"teacher.model"}}}},
+              {{"id", "evaluate"},
+               {"type", "evaluate"},
+               {"inputs", {{"models", {"teacher.model"}}}},
                {"params", {{"latency_iterations", 3}}}},
-              {{"id", "export"}, {"type", "export"}, {"inputs", {{"model", "teacher.model"}}},
+              {{"id", "export"},
+               {"type", "export"},
+               {"inputs", {{"model", "teacher.model"}}},
                {"params", {{"path", (dir_ / "exported" / "teacher.onnx").string()}}}}}}};
   }
 
@@ -142,7 +149,8 @@ TEST_F(Cli, QuickstartShapedRecipeRunsCachesAndExports) {
   // Unchanged rerun: nothing runs.
   Result again = run_cli("run " + recipe + " --out " + out.string());
   ASSERT_EQ(again.code, 0) << again.out;
-  for (const auto& s : read_json(out / "report.json")["stages"]) EXPECT_EQ(s["status"], "cached") << s.dump();
+  for (const auto& s : read_json(out / "report.json")["stages"])
+    EXPECT_EQ(s["status"], "cached") << s.dump();
 
   // The exported file deleted: the export stage runs again and writes the same bytes; the
   // stages before it stay cached.
@@ -214,7 +222,9 @@ TEST_F(Cli, InvalidRecipeExitsTwoWithEveryProblem) {
 TEST_F(Cli, InterruptedRunResumesWithFinishedStagesCached) {
   json recipe = small_recipe(1);
   // A second, longer training stage to interrupt.
-  recipe["stages"].push_back({{"id", "long"}, {"type", "train"}, {"inputs", {{"model", "teacher.model"}}},
+  recipe["stages"].push_back({{"id", "long"},
+                              {"type", "train"},
+                              {"inputs", {{"model", "teacher.model"}}},
                               {"params", {{"epochs", 200}, {"batch", 64}}}});
   const std::string path = write("long.json", recipe);
   const fs::path out = dir_ / "run";
@@ -223,12 +233,14 @@ TEST_F(Cli, InterruptedRunResumesWithFinishedStagesCached) {
   if (pid == 0) {
     freopen("/dev/null", "w", stdout);
     freopen("/dev/null", "w", stderr);
-    execl(RETORT_CLI, RETORT_CLI, "run", path.c_str(), "--out", out.c_str(), static_cast<char*>(nullptr));
+    execl(RETORT_CLI, RETORT_CLI, "run", path.c_str(), "--out", out.c_str(),
+          static_cast<char*>(nullptr));
     _exit(127);
   }
   // Wait until the first stage is finished and the long one has been running a moment.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-  while (!fs::exists(out / "teacher" / "manifest.json") && std::chrono::steady_clock::now() < deadline)
+  while (!fs::exists(out / "teacher" / "manifest.json") &&
+         std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   std::this_thread::sleep_for(std::chrono::seconds(2));
   kill(pid, SIGINT);
@@ -262,18 +274,27 @@ class CliDistill : public Cli {
              {{"teacher_mlp", {{"arch", "mlp"}, {"hidden", {128}}}},
               {"student_mlp", {{"arch", "mlp"}, {"hidden", {32}}}}}},
             {"stages",
-             {{{"id", "teacher"}, {"type", "train"}, {"inputs", {{"model", "models.teacher_mlp"}}},
+             {{{"id", "teacher"},
+               {"type", "train"},
+               {"inputs", {{"model", "models.teacher_mlp"}}},
                {"params", {{"epochs", 2}, {"batch", 64}}}},
-              {{"id", "kd"}, {"type", "distill"},
+              {{"id", "kd"},
+               {"type", "distill"},
                {"inputs", {{"teacher", "teacher.model"}, {"student", "models.student_mlp"}}},
                {"params",
-                {{"epochs", 3}, {"batch", 64},
-                 {"losses", {{{"type", "kd"}, {"alpha", 0.9},
-                              {"temperature", {{"start", 6}, {"end", 2}, {"schedule", "cosine"}}}}}}}}},
-              {{"id", "evaluate"}, {"type", "evaluate"},
+                {{"epochs", 3},
+                 {"batch", 64},
+                 {"losses",
+                  {{{"type", "kd"},
+                    {"alpha", 0.9},
+                    {"temperature", {{"start", 6}, {"end", 2}, {"schedule", "cosine"}}}}}}}}},
+              {{"id", "evaluate"},
+               {"type", "evaluate"},
                {"inputs", {{"models", {"teacher.model", "kd.model"}}}},
                {"params", {{"speed", false}}}},
-              {{"id", "export"}, {"type", "export"}, {"inputs", {{"model", "kd.model"}}},
+              {{"id", "export"},
+               {"type", "export"},
+               {"inputs", {{"model", "kd.model"}}},
                {"params", {{"path", (dir_ / "exported" / "student.onnx").string()}}}}}}};
   }
 
@@ -284,7 +305,8 @@ class CliDistill : public Cli {
             {"data", {{"train_size", 2000}, {"test_size", 500}}},
             {"models", {{"t", teacher_spec}, {"s", {{"arch", "mlp"}, {"hidden", {32}}}}}},
             {"stages",
-             {{{"id", "kd"}, {"type", "distill"},
+             {{{"id", "kd"},
+               {"type", "distill"},
                {"inputs", {{"teacher", "models.t"}, {"student", "models.s"}}},
                {"params", {{"epochs", 1}, {"batch", 64}, {"losses", losses}}}}}}};
   }
@@ -341,7 +363,8 @@ TEST_F(CliDistill, TwoTeachersFanIn) {
   json recipe = distill_recipe();
   recipe["models"]["teacher_wide"] = {{"arch", "mlp"}, {"hidden", {96, 48}}};
   recipe["stages"].insert(recipe["stages"].begin() + 1,
-                          json{{"id", "teacher2"}, {"type", "train"},
+                          json{{"id", "teacher2"},
+                               {"type", "train"},
                                {"inputs", {{"model", "models.teacher_wide"}}},
                                {"params", {{"epochs", 2}, {"batch", 64}}}});
   json& kd = recipe["stages"][2];
@@ -368,19 +391,25 @@ TEST_F(CliDistill, TwoTeachersFanIn) {
 }
 
 TEST_F(CliDistill, HintNamingAMissingValueFailsBeforeTrainingListingTheValues) {
-  const json losses = {{{"type", "kd"}},
-                       {{"type", "hint"}, {"teacher_value", "fc1.relu"}, {"student_value", "fc9.relu"}}};
-  const std::string path = write("hint.json", untrained_recipe({{"arch", "mlp"}, {"hidden", {64}}}, losses));
+  const json losses = {
+      {{"type", "kd"}},
+      {{"type", "hint"}, {"teacher_value", "fc1.relu"}, {"student_value", "fc9.relu"}}};
+  const std::string path =
+      write("hint.json", untrained_recipe({{"arch", "mlp"}, {"hidden", {64}}}, losses));
   const fs::path out = dir_ / "run";
   const auto start = std::chrono::steady_clock::now();
   Result r = run_cli("run " + path + " --out " + out.string());
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   EXPECT_EQ(r.code, 1) << r.out;
   // The stage id, the term, the missing name and every value the student does have.
-  EXPECT_NE(r.out.find("stage 'kd' (distill): hint term 0 names student value 'fc9.relu'"), std::string::npos)
-      << r.out;
-  EXPECT_NE(r.out.find("its values are: input, normalize.sub, normalize.div, flatten, fc1, fc1.relu, logits"),
+  EXPECT_NE(r.out.find("stage 'kd' (distill): hint term 0 names student value 'fc9.relu'"),
             std::string::npos)
+      << r.out;
+  EXPECT_NE(
+      r.out.find(
+          "its values are: input, normalize.sub, normalize.div, flatten, fc1, fc1.relu, logits"),
+      std::string::npos)
       << r.out;
   const json report = read_json(out / "report.json");
   EXPECT_EQ(report["stages"][0]["status"], "failed");
@@ -389,12 +418,14 @@ TEST_F(CliDistill, HintNamingAMissingValueFailsBeforeTrainingListingTheValues) {
   EXPECT_LT(seconds, 30.0) << "the check should come before any training";
 
   // The teacher's side is checked the same way.
-  const json teacher_side = {{{"type", "kd"}},
-                             {{"type", "hint"}, {"teacher_value", "fc2.relu"}, {"student_value", "fc1.relu"}}};
+  const json teacher_side = {
+      {{"type", "kd"}},
+      {{"type", "hint"}, {"teacher_value", "fc2.relu"}, {"student_value", "fc1.relu"}}};
   write("hint.json", untrained_recipe({{"arch", "mlp"}, {"hidden", {64}}}, teacher_side));
   Result t = run_cli("run " + path + " --out " + out.string());
   EXPECT_EQ(t.code, 1) << t.out;
-  EXPECT_NE(t.out.find("stage 'kd' (distill): hint term 0 names teacher 0 value 'fc2.relu'"), std::string::npos)
+  EXPECT_NE(t.out.find("stage 'kd' (distill): hint term 0 names teacher 0 value 'fc2.relu'"),
+            std::string::npos)
       << t.out;
   EXPECT_NE(t.out.find("flatten, fc1, fc1.relu, logits"), std::string::npos) << t.out;
 }
@@ -413,12 +444,13 @@ TEST_F(CliDistill, TeacherWithOtherClassCountIsAClearError) {
 
   // A valid model whose class count differs from the student's: the distill stage refuses it
   // before training, naming both counts.
-  const std::string twelve =
-      write("twelve.json", untrained_recipe({{"arch", "mlp"}, {"hidden", {64}}, {"classes", 12}}, kd));
+  const std::string twelve = write(
+      "twelve.json", untrained_recipe({{"arch", "mlp"}, {"hidden", {64}}, {"classes", 12}}, kd));
   const fs::path out = dir_ / "twelve";
   const auto start = std::chrono::steady_clock::now();
   Result r = run_cli("run " + twelve + " --out " + out.string());
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   EXPECT_EQ(r.code, 1) << r.out;
   EXPECT_NE(r.out.find("stage 'kd' (distill): teacher 0 has 12 classes but the student has 10"),
             std::string::npos)

@@ -45,16 +45,19 @@ Status bake_input_convention(Model& model, int64_t c, int64_t h, int64_t w, floa
   auto fixed = [&](size_t i) { return original.dims[i].is_fixed() ? original.dims[i].value : -1; };
   const bool flat = rank == 2;
   if (flat && fixed(1) != -1 && fixed(1) != c * h * w)
-    return make_error(ErrorCode::kInvalidArgument, "model input '", original.name, "' takes ", fixed(1),
-                      " features per sample, the data has ", c, "x", h, "x", w, " = ", c * h * w, " pixels");
-  if (!flat && (rank != 4 || (fixed(1) != -1 && fixed(1) != c) || (fixed(2) != -1 && fixed(2) != h) ||
-                (fixed(3) != -1 && fixed(3) != w)))
-    return make_error(ErrorCode::kInvalidArgument, "model input '", original.name,
-                      "' must be [N, ", c, ", ", h, ", ", w, "] or [N, ", c * h * w, "] for this data; state the "
+    return make_error(ErrorCode::kInvalidArgument, "model input '", original.name, "' takes ",
+                      fixed(1), " features per sample, the data has ", c, "x", h, "x", w, " = ",
+                      c * h * w, " pixels");
+  if (!flat && (rank != 4 || (fixed(1) != -1 && fixed(1) != c) ||
+                (fixed(2) != -1 && fixed(2) != h) || (fixed(3) != -1 && fixed(3) != w)))
+    return make_error(ErrorCode::kInvalidArgument, "model input '", original.name, "' must be [N, ",
+                      c, ", ", h, ", ", w, "] or [N, ", c * h * w,
+                      "] for this data; state the "
                       "right data in the recipe or re-export the model");
   for (const auto* v : {&mean, &std})
     if (v->size() != 1 && static_cast<int64_t>(v->size()) != c)
-      return make_error(ErrorCode::kInvalidArgument, "mean/std need 1 or ", c, " values, got ", v->size());
+      return make_error(ErrorCode::kInvalidArgument, "mean/std need 1 or ", c, " values, got ",
+                        v->size());
 
   const std::string raw = g.unique_name("input");
   std::string x = raw;
@@ -97,11 +100,14 @@ Status bake_input_convention(Model& model, int64_t c, int64_t h, int64_t w, floa
   if (added == 0) add("Identity", "", {});
   g.nodes.back().outputs = {original.name};
 
-  ValueInfo in{raw, DType::kFloat32, {original.dims.empty() ? Dim::symbolic("N") : original.dims[0],
-                                      Dim::fixed(c), Dim::fixed(h), Dim::fixed(w)}};
+  ValueInfo in{raw,
+               DType::kFloat32,
+               {original.dims.empty() ? Dim::symbolic("N") : original.dims[0], Dim::fixed(c),
+                Dim::fixed(h), Dim::fixed(w)}};
   g.inputs = {in};
   nlohmann::json listed = nlohmann::json::array();
-  if (model.metadata.count(kConstantsKey)) listed = nlohmann::json::parse(model.metadata[kConstantsKey]);
+  if (model.metadata.count(kConstantsKey))
+    listed = nlohmann::json::parse(model.metadata[kConstantsKey]);
   for (const auto& name : constants) listed.push_back(name);
   model.metadata[kConstantsKey] = listed.dump();
   model.metadata[kInputConventionKey] = kRawPixelsConvention;

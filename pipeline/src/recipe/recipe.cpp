@@ -116,7 +116,8 @@ Expected<Recipe> parse_recipe(const std::string& text, const std::string& origin
   if (const json* stages = find("stages"); stages != nullptr)
     expanded = detail::expand_constructs(*stages, recipe.seed, checker, &origins);
   const size_t first_stage_problem = problems->size();
-  recipe.stages = detail::resolve_stages(expanded ? &*expanded : nullptr, recipe.seed, recipe.models, registry, checker);
+  recipe.stages = detail::resolve_stages(expanded ? &*expanded : nullptr, recipe.seed,
+                                         recipe.models, registry, checker);
   detail::map_to_origins(*problems, first_stage_problem, origins);
   if (!problems->empty()) return failure(ErrorCode::kInvalidArgument, *problems, origin_path);
   return recipe;

@@ -71,10 +71,11 @@ struct StageOrigin {
 //                distill stage's. Stages <id>-gen1 .. <id>-gen(N-1), then <id> (generation N),
 //                each distilled from the previous one, with seed + generation - 1.
 // Other stages pass through. `origins` gets one entry per returned stage.
-nlohmann::json expand_constructs(const nlohmann::json& stages, uint64_t recipe_seed, const Checker& checker,
-                                 std::vector<StageOrigin>* origins);
+nlohmann::json expand_constructs(const nlohmann::json& stages, uint64_t recipe_seed,
+                                 const Checker& checker, std::vector<StageOrigin>* origins);
 // Rewrites "/stages/K/..." of problems[first..] from expanded indices to the recipe's own.
-void map_to_origins(std::vector<Diagnostic>& problems, size_t first, const std::vector<StageOrigin>& origins);
+void map_to_origins(std::vector<Diagnostic>& problems, size_t first,
+                    const std::vector<StageOrigin>& origins);
 
 // Parses JSON text; a syntax error is reported as "line L, column C".
 std::optional<nlohmann::json> parse_json_text(const std::string& text, const Checker& checker);

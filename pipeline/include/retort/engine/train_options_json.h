@@ -37,6 +37,7 @@ namespace retort::engine {
 // Reads the keys of RETORT_TRAIN_LOOP_PROPERTIES (epochs, batch, optimizer, schedule, augment)
 // from a stage's params; `where` is the params' JSON path for messages. Seed and progress are
 // the caller's.
-Expected<TrainOptions> train_options_from_json(const nlohmann::json& params, const std::string& where);
+Expected<TrainOptions> train_options_from_json(const nlohmann::json& params,
+                                               const std::string& where);
 
 }  // namespace retort::engine

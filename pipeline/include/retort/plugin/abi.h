@@ -35,11 +35,11 @@ typedef enum retort_port_kind {
 } retort_port_kind;
 
 typedef struct retort_port_desc {
-  const char* name;      /* "teacher", "student", "model", "metrics" */
+  const char* name; /* "teacher", "student", "model", "metrics" */
   retort_port_kind kind;
-  int32_t multiple;      /* input: accepts a list (fan-in); output: writes several */
-  int32_t optional;      /* input may be left out */
-  const char* summary;   /* one line for `retort plugins` */
+  int32_t multiple;    /* input: accepts a list (fan-in); output: writes several */
+  int32_t optional;    /* input may be left out */
+  const char* summary; /* one line for `retort plugins` */
 } retort_port_desc;
 
 /* One run of one stage; owned by the host. */
@@ -82,25 +82,25 @@ typedef int32_t (*retort_stage_run_fn)(const retort_host* host, retort_stage_run
                                        size_t error_size);
 
 typedef struct retort_stage_desc {
-  const char* type;           /* unique across loaded plugins: "train", "distill" */
-  const char* summary;        /* one line */
-  const char* params_schema;  /* JSON Schema (the subset retort validates) of "params" */
+  const char* type;          /* unique across loaded plugins: "train", "distill" */
+  const char* summary;       /* one line */
+  const char* params_schema; /* JSON Schema (the subset retort validates) of "params" */
   const retort_port_desc* inputs;
   size_t num_inputs;
   const retort_port_desc* outputs;
   size_t num_outputs;
-  int32_t compute_heavy;      /* counts against --jobs (training, evaluation) */
+  int32_t compute_heavy; /* counts against --jobs (training, evaluation) */
   retort_stage_run_fn run;
 } retort_stage_desc;
 
 /* abi_version, struct_size and name stay first in every ABI version, so that a host can say
  * which plugin it rejects and why. */
 typedef struct retort_plugin_info {
-  uint32_t abi_version;       /* RETORT_PLUGIN_ABI_VERSION the plugin was built with */
-  uint32_t struct_size;       /* sizeof(retort_plugin_info) in the plugin's build */
+  uint32_t abi_version; /* RETORT_PLUGIN_ABI_VERSION the plugin was built with */
+  uint32_t struct_size; /* sizeof(retort_plugin_info) in the plugin's build */
   const char* name;
   const char* version;
-  const char* fingerprint;    /* compiler and retort version, see RETORT_BUILD_FINGERPRINT */
+  const char* fingerprint; /* compiler and retort version, see RETORT_BUILD_FINGERPRINT */
   const retort_stage_desc* stages;
   size_t num_stages;
 } retort_plugin_info;
