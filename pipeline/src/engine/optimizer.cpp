@@ -7,6 +7,10 @@
 namespace retort::engine {
 namespace {
 
+// The update is memory-bound (it streams weights, gradients and state once per step): above
+// this size both cores stream their half. Elementwise, so the result does not depend on threads.
+constexpr int64_t kParallelUpdate = int64_t{1} << 15;
+
 class Sgd final : public Optimizer {
  public:
   Sgd(const OptimizerConfig& c, std::vector<Parameter> params) : c_(c), params_(std::move(params)) {
@@ -20,20 +24,20 @@ class Sgd final : public Optimizer {
       const int64_t n = params_[k].value.numel();
       const float wd = c_.weight_decay, mu = c_.momentum;
       if (mu == 0.0f) {
-#pragma omp simd
+#pragma omp parallel for simd schedule(static) if (n > kParallelUpdate)
         for (int64_t i = 0; i < n; ++i) w[i] -= lr * (g[i] + wd * w[i]);
         continue;
       }
       float* __restrict v = velocity_[k].data<float>();
       if (c_.nesterov) {
-#pragma omp simd
+#pragma omp parallel for simd schedule(static) if (n > kParallelUpdate)
         for (int64_t i = 0; i < n; ++i) {
           const float d = g[i] + wd * w[i];
           v[i] = mu * v[i] + d;
           w[i] -= lr * (d + mu * v[i]);
         }
       } else {
-#pragma omp simd
+#pragma omp parallel for simd schedule(static) if (n > kParallelUpdate)
         for (int64_t i = 0; i < n; ++i) {
           v[i] = mu * v[i] + g[i] + wd * w[i];
           w[i] -= lr * v[i];
@@ -68,7 +72,7 @@ class AdamW final : public Optimizer {
       float* __restrict m = m_[k].data<float>();
       float* __restrict v = v_[k].data<float>();
       const int64_t n = params_[k].value.numel();
-#pragma omp simd
+#pragma omp parallel for simd schedule(static) if (n > kParallelUpdate)
       for (int64_t i = 0; i < n; ++i) {
         m[i] = b1 * m[i] + (1.0f - b1) * g[i];
         v[i] = b2 * v[i] + (1.0f - b2) * g[i] * g[i];
