@@ -328,6 +328,7 @@ Expected<DistillSummary> distill(Model& student, std::span<Model* const> teacher
       seen += b.size;
       ++step;
       ++summary.train.steps;
+      if (to.after_step) to.after_step(summary.train.steps);
       if (to.on_progress && (step == steps_per_epoch || step % to.progress_every == 0)) {
         engine::TrainProgress p{epoch,
                                 epochs,

@@ -120,6 +120,7 @@ Expected<MutualSummary> train_mutual(std::span<Model* const> students, const dat
       seen += b.size;
       ++step;
       ++steps;
+      if (to.after_step) to.after_step(steps);
       if (to.on_progress && (step == steps_per_epoch || step % to.progress_every == 0)) {
         double l = 0, a = 0;
         for (size_t s = 0; s < k; ++s)

@@ -1,5 +1,7 @@
 #include "retort/engine/optimizer.h"
 
+#include <algorithm>
+#include <array>
 #include <cmath>
 
 #include "nlohmann/json.hpp"
@@ -13,11 +15,12 @@ constexpr int64_t kParallelUpdate = int64_t{1} << 15;
 
 class Sgd final : public Optimizer {
  public:
-  Sgd(const OptimizerConfig& c, std::vector<Parameter> params) : c_(c), params_(std::move(params)) {
+  Sgd(const OptimizerConfig& c, std::vector<Parameter> params)
+      : Optimizer(c.clip_grad_norm, params), c_(c), params_(std::move(params)) {
     if (c_.momentum != 0.0f)
       for (const Parameter& p : params_) velocity_.emplace_back(DType::kFloat32, p.value.shape);
   }
-  void step(float lr) override {
+  void update(float lr) override {
     for (size_t k = 0; k < params_.size(); ++k) {
       float* __restrict w = params_[k].value.data;
       const float* __restrict g = params_[k].grad.data;
@@ -54,13 +57,14 @@ class Sgd final : public Optimizer {
 
 class AdamW final : public Optimizer {
  public:
-  AdamW(const OptimizerConfig& c, std::vector<Parameter> params) : c_(c), params_(std::move(params)) {
+  AdamW(const OptimizerConfig& c, std::vector<Parameter> params)
+      : Optimizer(c.clip_grad_norm, params), c_(c), params_(std::move(params)) {
     for (const Parameter& p : params_) {
       m_.emplace_back(DType::kFloat32, p.value.shape);
       v_.emplace_back(DType::kFloat32, p.value.shape);
     }
   }
-  void step(float lr) override {
+  void update(float lr) override {
     ++t_;
     const float b1 = c_.beta1, b2 = c_.beta2, eps = c_.eps;
     const float c1 = 1.0f / (1.0f - std::pow(b1, static_cast<float>(t_)));
@@ -90,46 +94,98 @@ class AdamW final : public Optimizer {
 
 }  // namespace
 
-Expected<OptimizerConfig> optimizer_config_from_json(const nlohmann::json& j, const std::string& where) {
+Optimizer::Optimizer(float clip_grad_norm, const std::vector<Parameter>& parameters)
+    : clip_grad_norm_(clip_grad_norm) {
+  for (const Parameter& p : parameters) grads_.push_back(p.grad);
+}
+
+void Optimizer::step(float lr) {
+  if (clip_grad_norm_ > 0) {
+    // Sum of squares in double over fixed chunks, added in order: the same norm for the same
+    // gradients whatever the thread count (an OpenMP reduction combines in arrival order).
+    double sum = 0;
+    for (const View& g : grads_) {
+      constexpr int64_t kChunks = 64;
+      std::array<double, kChunks> partial{};
+      const float* d = g.data;
+      const int64_t n = g.numel(), chunk = (n + kChunks - 1) / kChunks;
+#pragma omp parallel for schedule(static) if (n > kParallelUpdate)
+      for (int64_t c = 0; c < kChunks; ++c) {
+        double s = 0;
+        for (int64_t i = c * chunk, end = std::min(n, i + chunk); i < end; ++i)
+          s += static_cast<double>(d[i]) * d[i];
+        partial[c] = s;
+      }
+      for (double s : partial) sum += s;
+    }
+    last_grad_norm_ = static_cast<float>(std::sqrt(sum));
+    if (last_grad_norm_ > clip_grad_norm_) {
+      const float scale = clip_grad_norm_ / last_grad_norm_;
+      for (const View& g : grads_) {
+        float* d = g.data;
+        const int64_t n = g.numel();
+#pragma omp parallel for simd schedule(static) if (n > kParallelUpdate)
+        for (int64_t i = 0; i < n; ++i) d[i] *= scale;
+      }
+    }
+  }
+  update(lr);
+}
+
+Expected<OptimizerConfig> optimizer_config_from_json(const nlohmann::json& j,
+                                                     const std::string& where) {
   OptimizerConfig c;
   if (!j.is_object())
-    return make_error(ErrorCode::kInvalidArgument, where, ": expected an object, found ", j.type_name());
+    return make_error(ErrorCode::kInvalidArgument, where, ": expected an object, found ",
+                      j.type_name());
   for (const auto& [key, value] : j.items()) {
     const std::string path = where + "/" + key;
     auto number = [&](float& out) -> Status {
       if (!value.is_number())
-        return make_error(ErrorCode::kInvalidArgument, path, ": expected a number, found ", value.type_name());
+        return make_error(ErrorCode::kInvalidArgument, path, ": expected a number, found ",
+                          value.type_name());
       out = value.get<float>();
       return Status::Ok();
     };
     if (key == "type") {
       if (!value.is_string() || (value != "sgd" && value != "adamw"))
-        return make_error(ErrorCode::kInvalidArgument, path, ": expected \"sgd\" or \"adamw\", found ", value.dump());
+        return make_error(ErrorCode::kInvalidArgument, path,
+                          ": expected \"sgd\" or \"adamw\", found ", value.dump());
       c.type = value.get<std::string>();
     } else if (key == "lr") {
       RETORT_RETURN_IF_ERROR(number(c.lr));
-      if (!(c.lr > 0)) return make_error(ErrorCode::kInvalidArgument, path, ": must be > 0, found ", c.lr);
+      if (!(c.lr > 0))
+        return make_error(ErrorCode::kInvalidArgument, path, ": must be > 0, found ", c.lr);
     } else if (key == "momentum") {
       RETORT_RETURN_IF_ERROR(number(c.momentum));
       if (c.momentum < 0 || c.momentum >= 1)
-        return make_error(ErrorCode::kInvalidArgument, path, ": must be in [0, 1), found ", c.momentum);
+        return make_error(ErrorCode::kInvalidArgument, path, ": must be in [0, 1), found ",
+                          c.momentum);
     } else if (key == "nesterov") {
       if (!value.is_boolean())
-        return make_error(ErrorCode::kInvalidArgument, path, ": expected true or false, found ", value.dump());
+        return make_error(ErrorCode::kInvalidArgument, path, ": expected true or false, found ",
+                          value.dump());
       c.nesterov = value.get<bool>();
     } else if (key == "weight_decay") {
       RETORT_RETURN_IF_ERROR(number(c.weight_decay));
-      if (c.weight_decay < 0) return make_error(ErrorCode::kInvalidArgument, path, ": must be >= 0");
+      if (c.weight_decay < 0)
+        return make_error(ErrorCode::kInvalidArgument, path, ": must be >= 0");
     } else if (key == "beta1") {
       RETORT_RETURN_IF_ERROR(number(c.beta1));
     } else if (key == "beta2") {
       RETORT_RETURN_IF_ERROR(number(c.beta2));
     } else if (key == "eps") {
       RETORT_RETURN_IF_ERROR(number(c.eps));
+    } else if (key == "clip_grad_norm") {
+      RETORT_RETURN_IF_ERROR(number(c.clip_grad_norm));
+      if (!(c.clip_grad_norm >= 0))
+        return make_error(ErrorCode::kInvalidArgument, path,
+                          ": must be >= 0 (0 turns clipping off), found ", c.clip_grad_norm);
     } else {
-      return make_error(ErrorCode::kInvalidArgument, path,
-                        ": unknown optimizer key; known: type, lr, momentum, nesterov, weight_decay, "
-                        "beta1, beta2, eps");
+      return make_error(
+          ErrorCode::kInvalidArgument, path,
+          ": unknown optimizer key; known: type, lr, momentum, nesterov, weight_decay, "
+          "beta1, beta2, eps, clip_grad_norm");
     }
   }
   if (c.nesterov && c.momentum == 0.0f)
@@ -141,10 +197,14 @@ Expected<std::unique_ptr<Optimizer>> Optimizer::create(const OptimizerConfig& co
                                                        std::vector<Parameter> parameters) {
   for (const Parameter& p : parameters)
     if (!p.grad)
-      return make_error(ErrorCode::kInvalidArgument, "parameter '", p.name, "' has no gradient buffer");
-  if (config.type == "sgd") return std::unique_ptr<Optimizer>(new Sgd(config, std::move(parameters)));
-  if (config.type == "adamw") return std::unique_ptr<Optimizer>(new AdamW(config, std::move(parameters)));
-  return make_error(ErrorCode::kInvalidArgument, "unknown optimizer '", config.type, "' (sgd, adamw)");
+      return make_error(ErrorCode::kInvalidArgument, "parameter '", p.name,
+                        "' has no gradient buffer");
+  if (config.type == "sgd")
+    return std::unique_ptr<Optimizer>(new Sgd(config, std::move(parameters)));
+  if (config.type == "adamw")
+    return std::unique_ptr<Optimizer>(new AdamW(config, std::move(parameters)));
+  return make_error(ErrorCode::kInvalidArgument, "unknown optimizer '", config.type,
+                    "' (sgd, adamw)");
 }
 
 }  // namespace retort::engine

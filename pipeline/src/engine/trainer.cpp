@@ -19,8 +19,9 @@ double seconds_since(Clock::time_point start) {
 
 Status check_model_fits(const Model& model, const data::Dataset& set) {
   if (model.graph.inputs.size() != 1 || model.graph.outputs.size() != 1)
-    return make_error(ErrorCode::kInvalidArgument, "a classifier needs one input and one output; the model has ",
-                      model.graph.inputs.size(), " inputs and ", model.graph.outputs.size(), " outputs");
+    return make_error(
+        ErrorCode::kInvalidArgument, "a classifier needs one input and one output; the model has ",
+        model.graph.inputs.size(), " inputs and ", model.graph.outputs.size(), " outputs");
   const ValueInfo& in = model.graph.inputs[0];
   Shape expected = in.concrete_shape(1);
   Shape got = {1, set.channels(), set.height(), set.width()};
@@ -33,14 +34,17 @@ Status check_model_fits(const Model& model, const data::Dataset& set) {
 }
 
 void copy_batch(const data::Batch& batch, const View& input) {
-  std::memcpy(input.data, batch.images, static_cast<size_t>(batch.capacity * batch.sample_numel()) * sizeof(float));
+  std::memcpy(input.data, batch.images,
+              static_cast<size_t>(batch.capacity * batch.sample_numel()) * sizeof(float));
 }
 
 }  // namespace
 
-Expected<TrainSummary> train_classifier(Model& model, const data::Dataset& train, const TrainOptions& options) {
+Expected<TrainSummary> train_classifier(Model& model, const data::Dataset& train,
+                                        const TrainOptions& options) {
   RETORT_RETURN_IF_ERROR(check_model_fits(model, train));
-  if (options.epochs < 1) return make_error(ErrorCode::kInvalidArgument, "epochs must be >= 1, got ", options.epochs);
+  if (options.epochs < 1)
+    return make_error(ErrorCode::kInvalidArgument, "epochs must be >= 1, got ", options.epochs);
   data::LoaderOptions lo;
   lo.batch_size = options.batch;
   lo.shuffle = true;
@@ -57,9 +61,9 @@ Expected<TrainSummary> train_classifier(Model& model, const data::Dataset& train
   RETORT_ASSIGN_OR_RETURN(auto optimizer, Optimizer::create(options.optimizer, plan->parameters()));
   const View input = plan->input(0), logits = plan->output(0), grad = plan->output_grad(0);
   if (logits.shape.size() != 2 || logits.shape[1] < train.num_classes)
-    return make_error(ErrorCode::kInvalidArgument, "model output '", model.graph.outputs[0].name, "' has shape ",
-                      shape_to_string(logits.shape), " but dataset '", train.name, "' has ",
-                      train.num_classes, " classes");
+    return make_error(ErrorCode::kInvalidArgument, "model output '", model.graph.outputs[0].name,
+                      "' has shape ", shape_to_string(logits.shape), " but dataset '", train.name,
+                      "' has ", train.num_classes, " classes");
 
   LrSchedule schedule = options.schedule;
   const int64_t steps_per_epoch = loader->batches_per_epoch();
@@ -76,10 +80,12 @@ Expected<TrainSummary> train_classifier(Model& model, const data::Dataset& train
     while (loader->next(batch)) {
       copy_batch(batch, input);
       plan->forward(true);
-      const float loss = cross_entropy(logits, batch.labels, batch.size, options.label_smoothing, &grad);
+      const float loss =
+          cross_entropy(logits, batch.labels, batch.size, options.label_smoothing, &grad);
       if (!std::isfinite(loss))
-        return make_error(ErrorCode::kNumerical, "loss became ", loss, " at epoch ", epoch + 1, " step ", step + 1,
-                          "; lower the learning rate (", options.optimizer.lr, ") or check the data");
+        return make_error(ErrorCode::kNumerical, "loss became ", loss, " at epoch ", epoch + 1,
+                          " step ", step + 1, "; lower the learning rate (", options.optimizer.lr,
+                          ") or check the data");
       plan->backward();
       lr = options.optimizer.lr * schedule.factor(summary.steps);
       optimizer->step(lr);
@@ -88,16 +94,25 @@ Expected<TrainSummary> train_classifier(Model& model, const data::Dataset& train
       seen += batch.size;
       ++step;
       ++summary.steps;
+      if (options.after_step) options.after_step(summary.steps);
       const bool last = step == steps_per_epoch;
       if (options.on_progress && (last || step % options.progress_every == 0)) {
-        TrainProgress p{epoch, options.epochs, step, steps_per_epoch, static_cast<float>(loss_sum / seen),
-                        static_cast<float>(correct) / seen, lr, seconds_since(start)};
+        TrainProgress p{epoch,
+                        options.epochs,
+                        step,
+                        steps_per_epoch,
+                        static_cast<float>(loss_sum / seen),
+                        static_cast<float>(correct) / seen,
+                        lr,
+                        seconds_since(start)};
         if (!options.on_progress(p))
-          return make_error(ErrorCode::kCancelled, "training stopped at epoch ", epoch + 1, " step ", step);
+          return make_error(ErrorCode::kCancelled, "training stopped at epoch ", epoch + 1,
+                            " step ", step);
       }
     }
     summary.epochs.push_back({static_cast<float>(loss_sum / std::max<int64_t>(1, seen)),
-                              static_cast<float>(correct) / std::max<int64_t>(1, seen), seconds_since(epoch_start)});
+                              static_cast<float>(correct) / std::max<int64_t>(1, seen),
+                              seconds_since(epoch_start)});
   }
   summary.seconds = seconds_since(start);
   return summary;
@@ -114,8 +129,9 @@ Expected<EvalResult> evaluate_classifier(Model& model, const data::Dataset& test
   RETORT_ASSIGN_OR_RETURN(auto plan, Plan::compile(model, po));
   const View input = plan->input(0), logits = plan->output(0);
   if (logits.shape.size() != 2 || logits.shape[1] < test.num_classes)
-    return make_error(ErrorCode::kInvalidArgument, "model output has shape ", shape_to_string(logits.shape),
-                      " but dataset '", test.name, "' has ", test.num_classes, " classes");
+    return make_error(ErrorCode::kInvalidArgument, "model output has shape ",
+                      shape_to_string(logits.shape), " but dataset '", test.name, "' has ",
+                      test.num_classes, " classes");
   const int64_t classes = logits.shape[1];
   std::vector<int64_t> class_total(classes, 0), class_correct(classes, 0);
   double loss_sum = 0;
@@ -138,8 +154,9 @@ Expected<EvalResult> evaluate_classifier(Model& model, const data::Dataset& test
   result.accuracy = result.count ? static_cast<double>(correct) / result.count : 0.0;
   result.loss = result.count ? loss_sum / result.count : 0.0;
   for (int64_t c = 0; c < classes; ++c)
-    result.per_class_accuracy.push_back(class_total[c] ? static_cast<double>(class_correct[c]) / class_total[c]
-                                                       : std::numeric_limits<double>::quiet_NaN());
+    result.per_class_accuracy.push_back(class_total[c]
+                                            ? static_cast<double>(class_correct[c]) / class_total[c]
+                                            : std::numeric_limits<double>::quiet_NaN());
   return result;
 }
 

@@ -13,7 +13,9 @@ namespace {
 struct OneParam {
   Tensor w = Tensor::from_vector<float>({2}, {1.0f, -2.0f});
   Tensor g = Tensor::from_vector<float>({2}, {0.5f, 0.25f});
-  std::vector<Parameter> params() { return {Parameter{"w", {w.data<float>(), {2}}, {g.data<float>(), {2}}}}; }
+  std::vector<Parameter> params() {
+    return {Parameter{"w", {w.data<float>(), {2}}, {g.data<float>(), {2}}}};
+  }
 };
 
 TEST(Optimizer, SgdMomentumMatchesTwoHandSteps) {
@@ -62,15 +64,53 @@ TEST(Optimizer, AdamWFirstStepMovesByLearningRateAndDecaysDecoupled) {
 }
 
 TEST(Optimizer, ConfigErrorsNameThePath) {
-  auto bad = optimizer_config_from_json(nlohmann::json{{"type", "sgd"}, {"lr", -1}}, "/stages/0/params/optimizer");
+  auto bad = optimizer_config_from_json(nlohmann::json{{"type", "sgd"}, {"lr", -1}},
+                                        "/stages/0/params/optimizer");
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.status().message(), "/stages/0/params/optimizer/lr: must be > 0, found -1");
   auto unknown = optimizer_config_from_json(nlohmann::json{{"momentun", 0.9}}, "/opt");
   ASSERT_FALSE(unknown.ok());
-  EXPECT_NE(unknown.status().message().find("/opt/momentun: unknown optimizer key"), std::string::npos);
+  EXPECT_NE(unknown.status().message().find("/opt/momentun: unknown optimizer key"),
+            std::string::npos);
   auto kind = optimizer_config_from_json(nlohmann::json{{"type", "rmsprop"}}, "/opt");
   ASSERT_FALSE(kind.ok());
-  EXPECT_NE(kind.status().message().find("expected \"sgd\" or \"adamw\", found \"rmsprop\""), std::string::npos);
+  EXPECT_NE(kind.status().message().find("expected \"sgd\" or \"adamw\", found \"rmsprop\""),
+            std::string::npos);
+}
+
+TEST(Optimizer, ClipGradNormScalesAllGradientsTogether) {
+  // Two parameters whose gradients have global norm sqrt(3^2 + 4^2) = 5.
+  Tensor w1 = Tensor::from_vector<float>({1}, {0.0f}), g1 = Tensor::from_vector<float>({1}, {3.0f});
+  Tensor w2 = Tensor::from_vector<float>({1}, {0.0f}), g2 = Tensor::from_vector<float>({1}, {4.0f});
+  std::vector<Parameter> params{Parameter{"a", {w1.data<float>(), {1}}, {g1.data<float>(), {1}}},
+                                Parameter{"b", {w2.data<float>(), {1}}, {g2.data<float>(), {1}}}};
+  OptimizerConfig c;
+  c.momentum = 0.0f;
+  c.clip_grad_norm = 1.0f;
+  auto opt = Optimizer::create(c, params);
+  ASSERT_TRUE(opt.ok());
+  (*opt)->step(1.0f);
+  EXPECT_FLOAT_EQ((*opt)->last_grad_norm(), 5.0f);
+  EXPECT_NEAR(w1.data<float>()[0], -0.6f, 1e-6);  // direction kept, norm 1
+  EXPECT_NEAR(w2.data<float>()[0], -0.8f, 1e-6);
+
+  // Below the limit nothing is scaled.
+  g1.data<float>()[0] = 0.3f;
+  g2.data<float>()[0] = 0.4f;
+  (*opt)->step(1.0f);
+  EXPECT_FLOAT_EQ((*opt)->last_grad_norm(), 0.5f);
+  EXPECT_NEAR(w1.data<float>()[0], -0.9f, 1e-6);
+  EXPECT_NEAR(w2.data<float>()[0], -1.2f, 1e-6);
+}
+
+TEST(Optimizer, ClipGradNormIsReadFromJsonAndChecked) {
+  auto ok = optimizer_config_from_json(nlohmann::json{{"clip_grad_norm", 2.5}}, "/opt");
+  ASSERT_TRUE(ok.ok()) << ok.status().message();
+  EXPECT_FLOAT_EQ(ok->clip_grad_norm, 2.5f);
+  auto bad = optimizer_config_from_json(nlohmann::json{{"clip_grad_norm", -1}}, "/opt");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().message(),
+            "/opt/clip_grad_norm: must be >= 0 (0 turns clipping off), found -1");
 }
 
 TEST(Schedule, WarmupStepAndCosineValues) {

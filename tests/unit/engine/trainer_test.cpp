@@ -78,7 +78,8 @@ TEST(Trainer, DivergingLossStopsWithTheStep) {
   auto summary = train_classifier(model, fashion(data::Split::kTrain, 1000), options);
   ASSERT_FALSE(summary.ok());
   EXPECT_EQ(summary.status().code(), ErrorCode::kNumerical);
-  EXPECT_NE(summary.status().message().find("at epoch 1 step"), std::string::npos) << summary.status().message();
+  EXPECT_NE(summary.status().message().find("at epoch 1 step"), std::string::npos)
+      << summary.status().message();
   EXPECT_NE(summary.status().message().find("lower the learning rate"), std::string::npos);
 }
 
@@ -87,8 +88,10 @@ TEST(Trainer, ModelBuiltForOtherImagesIsRejected) {
   ASSERT_TRUE(model.ok()) << model.status().message();
   auto eval = evaluate_classifier(*model, fashion(data::Split::kTest, 1000));
   ASSERT_FALSE(eval.ok());
-  EXPECT_NE(eval.status().message().find("[1, 3, 32, 32]"), std::string::npos) << eval.status().message();
-  EXPECT_NE(eval.status().message().find("[1, 1, 28, 28]"), std::string::npos) << eval.status().message();
+  EXPECT_NE(eval.status().message().find("[1, 3, 32, 32]"), std::string::npos)
+      << eval.status().message();
+  EXPECT_NE(eval.status().message().find("[1, 1, 28, 28]"), std::string::npos)
+      << eval.status().message();
 }
 
 TEST(Trainer, CancelledByProgressCallback) {
@@ -100,6 +103,30 @@ TEST(Trainer, CancelledByProgressCallback) {
   auto summary = train_classifier(model, fashion(data::Split::kTrain, 1000), options);
   ASSERT_FALSE(summary.ok());
   EXPECT_EQ(summary.status().code(), ErrorCode::kCancelled);
+}
+
+TEST(Trainer, AfterStepSeesEveryStepAfterTheUpdate) {
+  Model model = mlp(3);
+  TrainOptions options;
+  options.batch = 100;
+  options.epochs = 2;
+  const std::string first_weight = model.learnable_parameters().front();
+  const Tensor before = model.graph.initializers.at(first_weight).clone();
+  std::vector<int64_t> seen;
+  seen.reserve(32);
+  bool moved_by_first_call = false;
+  options.after_step = [&](int64_t steps_done) {
+    if (seen.empty()) {
+      const Tensor& now = model.graph.initializers.at(first_weight);
+      moved_by_first_call = std::memcmp(now.raw(), before.raw(), now.nbytes()) != 0;
+    }
+    seen.push_back(steps_done);
+  };
+  auto summary = train_classifier(model, fashion(data::Split::kTrain, 1000), options);
+  ASSERT_TRUE(summary.ok()) << summary.status().message();
+  ASSERT_EQ(seen.size(), 20u);  // 10 steps per epoch, 2 epochs, counted across epochs
+  for (size_t i = 0; i < seen.size(); ++i) EXPECT_EQ(seen[i], static_cast<int64_t>(i) + 1);
+  EXPECT_TRUE(moved_by_first_call) << "after_step must run after the optimizer's update";
 }
 
 }  // namespace

@@ -15,24 +15,42 @@ namespace retort::engine {
 struct OptimizerConfig {
   std::string type = "sgd";  // "sgd" or "adamw"
   float lr = 0.05f;
-  float momentum = 0.9f;     // sgd
-  bool nesterov = false;     // sgd
-  float weight_decay = 0.0f; // sgd: L2 added to the gradient; adamw: decoupled
+  float momentum = 0.9f;      // sgd
+  bool nesterov = false;      // sgd
+  float weight_decay = 0.0f;  // sgd: L2 added to the gradient; adamw: decoupled
   float beta1 = 0.9f, beta2 = 0.999f, eps = 1e-8f;  // adamw
+  // When > 0, every step first scales all gradients together so that their global L2 norm is
+  // at most this (Pascanu et al.). Guards against the large first-step gradients that a
+  // confident teacher's soft targets can give.
+  float clip_grad_norm = 0.0f;
 };
 
-// Reads {"type", "lr", "momentum", "nesterov", "weight_decay", "beta1", "beta2", "eps"};
+// Reads {"type", "lr", "momentum", "nesterov", "weight_decay", "beta1", "beta2", "eps",
+// "clip_grad_norm"};
 // `where` is the JSON path used in error messages.
-Expected<OptimizerConfig> optimizer_config_from_json(const nlohmann::json& j, const std::string& where);
+Expected<OptimizerConfig> optimizer_config_from_json(const nlohmann::json& j,
+                                                     const std::string& where);
 
 class Optimizer {
  public:
   virtual ~Optimizer() = default;
-  // One update of every parameter with learning rate `lr`.
-  virtual void step(float lr) = 0;
-  // Called after step(): e.g. pruning masks re-applied. Optional.
+  // One update of every parameter with learning rate `lr` (gradients clipped first when the
+  // config asks for it).
+  void step(float lr);
+  // The global L2 norm of the gradients seen by the last step, before clipping (0 until the
+  // first step, and when clipping is off: it is only computed when needed).
+  float last_grad_norm() const { return last_grad_norm_; }
   static Expected<std::unique_ptr<Optimizer>> create(const OptimizerConfig& config,
                                                      std::vector<Parameter> parameters);
+
+ protected:
+  Optimizer(float clip_grad_norm, const std::vector<Parameter>& parameters);
+  virtual void update(float lr) = 0;
+
+ private:
+  float clip_grad_norm_ = 0.0f;
+  float last_grad_norm_ = 0.0f;
+  std::vector<View> grads_;
 };
 
 }  // namespace retort::engine

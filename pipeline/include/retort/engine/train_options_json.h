@@ -20,7 +20,11 @@
   R"json(  "lr": {"type": "number", "exclusiveMinimum": 0, "default": 0.05},)json" \
   R"json(  "momentum": {"type": "number", "minimum": 0, "exclusiveMaximum": 1, "default": 0.9},)json" \
   R"json(  "nesterov": {"type": "boolean", "default": false},)json" \
-  R"json(  "weight_decay": {"type": "number", "minimum": 0, "default": 0}}},)json" \
+  R"json(  "weight_decay": {"type": "number", "minimum": 0, "default": 0},)json" \
+  R"json(  "beta1": {"type": "number", "minimum": 0, "exclusiveMaximum": 1, "default": 0.9, "description": "adamw"},)json" \
+  R"json(  "beta2": {"type": "number", "minimum": 0, "exclusiveMaximum": 1, "default": 0.999, "description": "adamw"},)json" \
+  R"json(  "eps": {"type": "number", "exclusiveMinimum": 0, "default": 1e-8, "description": "adamw"},)json" \
+  R"json(  "clip_grad_norm": {"type": "number", "minimum": 0, "default": 0, "description": "clip the global gradient L2 norm to this before each update; 0: off"}}},)json" \
   R"json("schedule": {"type": "object", "additionalProperties": false, "default": {}, "properties": {)json" \
   R"json(  "type": {"type": "string", "enum": ["constant", "step", "cosine"], "default": "cosine"},)json" \
   R"json(  "warmup_steps": {"type": "integer", "minimum": 0, "default": 0},)json" \

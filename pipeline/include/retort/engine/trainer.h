@@ -16,14 +16,14 @@
 namespace retort::engine {
 
 struct TrainProgress {
-  int epoch = 0;            // 0-based
+  int epoch = 0;  // 0-based
   int epochs = 0;
-  int64_t step = 0;         // within the epoch
+  int64_t step = 0;  // within the epoch
   int64_t steps_per_epoch = 0;
-  float loss = 0;           // running mean over the epoch so far
-  float accuracy = 0;       // running training accuracy over the epoch so far
+  float loss = 0;      // running mean over the epoch so far
+  float accuracy = 0;  // running training accuracy over the epoch so far
   float learning_rate = 0;
-  double seconds = 0;       // since training started
+  double seconds = 0;  // since training started
 };
 
 struct TrainOptions {
@@ -38,6 +38,9 @@ struct TrainOptions {
   // (the result is then kCancelled).
   std::function<bool(const TrainProgress&)> on_progress;
   int64_t progress_every = 50;
+  // Called after every optimizer step with the number of steps taken so far in this run
+  // (from 1), e.g. to re-apply pruning masks. It runs inside the step loop: no allocation.
+  std::function<void(int64_t steps_done)> after_step;
 };
 
 struct EpochSummary {
@@ -59,12 +62,13 @@ Expected<TrainSummary> train_classifier(Model& model, const data::Dataset& train
 
 struct EvalResult {
   int64_t count = 0;
-  double accuracy = 0;   // top-1, in [0, 1]
-  double loss = 0;       // mean cross-entropy
+  double accuracy = 0;                     // top-1, in [0, 1]
+  double loss = 0;                         // mean cross-entropy
   std::vector<double> per_class_accuracy;  // NaN for a class absent from the data
 };
 
 // Inference-mode evaluation (dropout off, batch norm on running statistics).
-Expected<EvalResult> evaluate_classifier(Model& model, const data::Dataset& test, int64_t batch = 256);
+Expected<EvalResult> evaluate_classifier(Model& model, const data::Dataset& test,
+                                         int64_t batch = 256);
 
 }  // namespace retort::engine
