@@ -6,6 +6,7 @@
 #include "commands.h"
 #include "progress_display.h"
 #include "retort/exec/executor.h"
+#include "retort/exec/preflight.h"
 #include "retort/recipe/recipe.h"
 #include "stage_registry_loading.h"
 
@@ -16,7 +17,8 @@ const char* kRunUsage =
     "usage: retort run RECIPE.json [--out DIR] [--threads N] [--jobs N] [--force ID]... "
     "[--plugin-dir DIR]...\n"
     "\n"
-    "Validates RECIPE, then runs every stage that is not already cached in the run folder\n"
+    "Validates RECIPE (as `retort validate` does, nothing runs when it is not valid), then runs\n"
+    "every stage that is not already cached in the run folder\n"
     "(default runs/<recipe name>). Writes <out>/<stage>/ artifacts, report.md, report.json and\n"
     "recipe.resolved.json. Ctrl-C stops cleanly; running again resumes.\n"
     "  --out DIR         run folder\n"
@@ -31,7 +33,9 @@ const char* kValidateUsage =
     "usage: retort validate RECIPE.json [--plugin-dir DIR]...\n"
     "\n"
     "Checks RECIPE without computing anything and prints every problem found, each with the JSON\n"
-    "path it concerns. Exit code 0 when valid, 2 when not.\n";
+    "path it concerns: the recipe's structure and params, then each stage's own checks (e.g. a\n"
+    "distill stage's value names and class counts) on the models known before training.\n"
+    "Exit code 0 when valid, 2 when not.\n";
 
 const char* kGraphUsage =
     "usage: retort graph RECIPE.json [--dot] [--plugin-dir DIR]...\n"
@@ -54,6 +58,14 @@ Expected<recipe::Recipe> load_valid_recipe(const Args& args,
   return r;
 }
 
+// Runs every stage's check before anything is computed; prints the problems. True when none.
+bool stages_check_out(const Args& args, const recipe::Recipe& r,
+                      const plugin::StageRegistry& registry) {
+  std::vector<recipe::Diagnostic> problems = exec::check_stages(r, registry);
+  for (const auto& d : problems) std::fprintf(stderr, "%s\n", d.format(args.positional[0]).c_str());
+  return problems.empty();
+}
+
 }  // namespace
 
 int cmd_validate(int argc, char** argv) {
@@ -63,7 +75,7 @@ int cmd_validate(int argc, char** argv) {
   plugin::StageRegistry registry;
   if (Status s = load_stage_registry(*args, registry); !s.ok()) return fail(s, kExitUsage);
   auto r = load_valid_recipe(*args, registry);
-  if (!r.ok()) {
+  if (!r.ok() || !stages_check_out(*args, *r, registry)) {
     std::fprintf(stderr, "retort: %s is not valid\n",
                  args->positional.empty() ? "recipe" : args->positional[0].c_str());
     return kExitUsage;
@@ -93,6 +105,10 @@ int cmd_run(int argc, char** argv) {
   if (Status s = load_stage_registry(*args, registry); !s.ok()) return fail(s, kExitUsage);
   auto r = load_valid_recipe(*args, registry);
   if (!r.ok()) return kExitUsage;
+  if (!stages_check_out(*args, *r, registry)) {
+    std::fprintf(stderr, "retort: nothing was run; fix the recipe and run again\n");
+    return kExitUsage;
+  }
 
   exec::RunOptions options;
   auto threads = args->get_int("--threads", 0, 0);

@@ -57,11 +57,21 @@ Expected<std::vector<float>> explicit_bias(const nlohmann::json& class_bias, int
   return bias;
 }
 
-}  // namespace
-
-Status DistillStage::run(plugin::StageContext& ctx) {
-  const nlohmann::json& p = ctx.params();
+// What run() and check() share: the options, the models and the transfer set, checked.
+struct DistillSetup {
   distill::DistillOptions options;
+  std::shared_ptr<const data::DataSplits> data;
+  std::vector<Model> teachers;
+  std::vector<Model*> teacher_ptrs;
+  Model student;
+  std::vector<int> excluded;
+  data::Dataset filtered;  // the transfer set when classes are left out
+  const data::Dataset* transfer = nullptr;
+};
+
+Status prepare(plugin::StageContext& ctx, DistillSetup& setup) {
+  const nlohmann::json& p = ctx.params();
+  distill::DistillOptions& options = setup.options;
   RETORT_ASSIGN_OR_RETURN(options.train, engine::train_options_from_json(p, "/params"));
   options.train.seed = ctx.seed();
   options.train.on_progress = plugin::training_progress(ctx);
@@ -70,30 +80,60 @@ Status DistillStage::run(plugin::StageContext& ctx) {
   options.hint_warmup_epochs = p.value("hint_warmup_epochs", 0);
   options.cache_teacher_logits = p.value("cache_teacher_logits", true);
 
-  RETORT_ASSIGN_OR_RETURN(auto data, data::load_data_section(ctx.data()));
-  std::vector<Model> teachers;
+  RETORT_ASSIGN_OR_RETURN(setup.data, data::load_data_section(ctx.data()));
   for (size_t i = 0; i < ctx.input_count("teacher"); ++i) {
     RETORT_ASSIGN_OR_RETURN(Model t, ctx.load_model("teacher", i));
-    teachers.push_back(std::move(t));
+    setup.teachers.push_back(std::move(t));
   }
-  std::vector<Model*> teacher_ptrs;
-  for (Model& t : teachers) teacher_ptrs.push_back(&t);
-  RETORT_ASSIGN_OR_RETURN(Model student, ctx.load_model("student"));
+  for (Model& t : setup.teachers) setup.teacher_ptrs.push_back(&t);
+  RETORT_ASSIGN_OR_RETURN(setup.student, ctx.load_model("student"));
 
   // The transfer set: the training data, minus any left-out classes.
-  std::vector<int> excluded = p.value("exclude_classes", std::vector<int>{});
-  const data::Dataset* transfer = &data->train;
-  data::Dataset filtered;
-  if (!excluded.empty()) {
-    auto f = data::filter_classes(data->train, excluded);
+  setup.excluded = p.value("exclude_classes", std::vector<int>{});
+  setup.transfer = &setup.data->train;
+  if (!setup.excluded.empty()) {
+    auto f = data::filter_classes(setup.data->train, setup.excluded);
     if (!f.ok())
       return make_error(ErrorCode::kInvalidArgument,
                         "/params/exclude_classes: ", f.status().message());
-    filtered = std::move(f).value();
-    transfer = &filtered;
+    setup.filtered = std::move(f).value();
+    setup.transfer = &setup.filtered;
   }
   // Everything checkable is checked before the first step (and before copying weights).
-  RETORT_RETURN_IF_ERROR(distill::check_distill_setup(student, teacher_ptrs, *transfer, options));
+  return distill::check_distill_setup(setup.student, setup.teacher_ptrs, *setup.transfer, options);
+}
+
+bool every_input_known(const plugin::StageContext& ctx) {
+  for (size_t i = 0; i < ctx.input_count("teacher"); ++i)
+    if (!ctx.input_known("teacher", i)) return false;
+  return ctx.input_known("student");
+}
+
+}  // namespace
+
+Status DistillStage::check(plugin::StageContext& ctx) {
+  // The loss terms parse without any model.
+  distill::DistillOptions options;
+  RETORT_RETURN_IF_ERROR(distill::parse_loss_terms(
+      ctx.params().value("losses", nlohmann::json::array()), "/params", options));
+  if (!every_input_known(ctx)) return Status::Ok();
+  DistillSetup setup;
+  RETORT_RETURN_IF_ERROR(prepare(ctx, setup));
+  // The distilled student has the student's graph: downstream checks can use it.
+  return ctx.save_model("model", setup.student);
+}
+
+Status DistillStage::run(plugin::StageContext& ctx) {
+  const nlohmann::json& p = ctx.params();
+  DistillSetup setup;
+  RETORT_RETURN_IF_ERROR(prepare(ctx, setup));
+  distill::DistillOptions& options = setup.options;
+  const std::vector<int>& excluded = setup.excluded;
+  const data::Dataset* transfer = setup.transfer;
+  std::vector<Model>& teachers = setup.teachers;
+  std::vector<Model*>& teacher_ptrs = setup.teacher_ptrs;
+  Model& student = setup.student;
+  const auto& data = setup.data;
   const std::string bias_mode = p.value("bias_correction", "none");
   if (bias_mode == "fit" && excluded.empty())
     return make_error(

@@ -12,6 +12,7 @@ extern const char* const kDistillSchema;
 class DistillStage final : public plugin::Stage {
  public:
   Status run(plugin::StageContext& ctx) override;
+  Status check(plugin::StageContext& ctx) override;
 };
 
 }  // namespace retort::stages

@@ -19,6 +19,19 @@ const char* const kMutualSchema = R"json({
   }
 })json";
 
+Status MutualStage::check(plugin::StageContext& ctx) {
+  // Mutual learning keeps every student's graph: pass them on for the checks downstream.
+  const size_t count = ctx.input_count("students");
+  for (size_t i = 0; i < count; ++i)
+    if (!ctx.input_known("students", i)) return Status::Ok();
+  for (size_t i = 0; i < count; ++i) {
+    RETORT_ASSIGN_OR_RETURN(Model m, ctx.load_model("students", i));
+    RETORT_RETURN_IF_ERROR(ctx.save_model("models", m, static_cast<int>(i)));
+    if (i == 0) RETORT_RETURN_IF_ERROR(ctx.save_model("model", m));
+  }
+  return Status::Ok();
+}
+
 Status MutualStage::run(plugin::StageContext& ctx) {
   const nlohmann::json& p = ctx.params();
   distill::MutualOptions options;

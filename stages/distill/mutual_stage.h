@@ -11,6 +11,7 @@ extern const char* const kMutualSchema;
 class MutualStage final : public plugin::Stage {
  public:
   Status run(plugin::StageContext& ctx) override;
+  Status check(plugin::StageContext& ctx) override;
 };
 
 }  // namespace retort::stages

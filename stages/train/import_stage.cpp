@@ -20,12 +20,14 @@ const char* const kImportSchema = R"json({
   }
 })json";
 
-Status ImportStage::run(plugin::StageContext& ctx) {
+namespace {
+
+// The model with the input convention baked in and its classes named: what check() passes on
+// and run() evaluates and saves.
+Expected<Model> imported_model(plugin::StageContext& ctx, const data::Dataset& test) {
   const nlohmann::json& p = ctx.params();
   const std::string path = ctx.input_path("model");
   RETORT_ASSIGN_OR_RETURN(Model model, ctx.load_model("model"));
-  RETORT_ASSIGN_OR_RETURN(auto data, data::load_data_section(ctx.data()));
-  const data::Dataset& test = data->test;
   Status baked = bake_input_convention(
       model, test.channels(), test.height(), test.width(), p.value("scale", 1.0f),
       p.value("mean", std::vector<float>{0.0f}), p.value("std", std::vector<float>{1.0f}));
@@ -35,13 +37,29 @@ Status ImportStage::run(plugin::StageContext& ctx) {
                                              ? p.at("class_names").get<std::vector<std::string>>()
                                              : test.class_names;
   set_class_names(model, names);
+  return model;
+}
+
+}  // namespace
+
+Status ImportStage::check(plugin::StageContext& ctx) {
+  if (!ctx.input_known("model")) return Status::Ok();
+  RETORT_ASSIGN_OR_RETURN(auto data, data::load_data_section(ctx.data()));
+  RETORT_ASSIGN_OR_RETURN(Model model, imported_model(ctx, data->test));
+  return ctx.save_model("model", model);
+}
+
+Status ImportStage::run(plugin::StageContext& ctx) {
+  RETORT_ASSIGN_OR_RETURN(auto data, data::load_data_section(ctx.data()));
+  const data::Dataset& test = data->test;
+  RETORT_ASSIGN_OR_RETURN(Model model, imported_model(ctx, test));
   // Prove it runs on this data before anything downstream relies on it.
   RETORT_ASSIGN_OR_RETURN(engine::EvalResult eval, engine::evaluate_classifier(model, test));
   RETORT_RETURN_IF_ERROR(ctx.save_model("model", model));
   return ctx.save_metrics("metrics", {{"test_accuracy", eval.accuracy},
                                       {"test_loss", eval.loss},
                                       {"parameters", model.parameter_count()},
-                                      {"source", path}});
+                                      {"source", ctx.input_path("model")}});
 }
 
 }  // namespace retort::stages

@@ -13,6 +13,7 @@ extern const char* const kImportSchema;
 class ImportStage final : public plugin::Stage {
  public:
   Status run(plugin::StageContext& ctx) override;
+  Status check(plugin::StageContext& ctx) override;
 };
 
 }  // namespace retort::stages

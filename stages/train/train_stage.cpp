@@ -16,6 +16,13 @@ const char* const kTrainSchema = R"json({
   }
 })json";
 
+Status TrainStage::check(plugin::StageContext& ctx) {
+  // Training keeps the graph: pass the model on for the checks downstream.
+  if (!ctx.input_known("model")) return Status::Ok();
+  RETORT_ASSIGN_OR_RETURN(Model model, ctx.load_model("model"));
+  return ctx.save_model("model", model);
+}
+
 Status TrainStage::run(plugin::StageContext& ctx) {
   const nlohmann::json& p = ctx.params();
   RETORT_ASSIGN_OR_RETURN(Model model, ctx.load_model("model"));

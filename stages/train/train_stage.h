@@ -11,6 +11,7 @@ extern const char* const kTrainSchema;
 class TrainStage final : public plugin::Stage {
  public:
   Status run(plugin::StageContext& ctx) override;
+  Status check(plugin::StageContext& ctx) override;
 };
 
 }  // namespace retort::stages

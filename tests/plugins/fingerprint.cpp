@@ -7,8 +7,8 @@ int32_t run(const retort_host*, retort_stage_run*, char*, size_t) {
   return 0;
 }
 
-const retort_stage_desc kStages[] = {
-    {"fixture-stale", "stale build", R"({"type": "object"})", nullptr, 0, nullptr, 0, 0, run}};
+const retort_stage_desc kStages[] = {{"fixture-stale", "stale build", R"({"type": "object"})",
+                                      nullptr, 0, nullptr, 0, 0, run, nullptr}};
 const retort_plugin_info kInfo = {RETORT_PLUGIN_ABI_VERSION,
                                   sizeof(retort_plugin_info),
                                   "fixture-fingerprint",

@@ -8,8 +8,8 @@ int32_t run(const retort_host*, retort_stage_run*, char*, size_t) {
   return 0;
 }
 
-const retort_stage_desc kStages[] = {
-    {"fixture-future", "from the future", R"({"type": "object"})", nullptr, 0, nullptr, 0, 0, run}};
+const retort_stage_desc kStages[] = {{"fixture-future", "from the future", R"({"type": "object"})",
+                                      nullptr, 0, nullptr, 0, 0, run, nullptr}};
 const retort_plugin_info kInfo = {999,     sizeof(retort_plugin_info),    "fixture-wrong-abi",
                                   "9.0.0", "retort-9.0.0/gcc-99/abi-999", kStages,
                                   1};

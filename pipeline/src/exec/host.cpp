@@ -88,6 +88,10 @@ int32_t host_record_external_file(retort_stage_run* run, const char* path) noexc
   }
 }
 
+int32_t host_checking(retort_stage_run* run) noexcept {
+  return run && run->checking ? 1 : 0;
+}
+
 constexpr retort_host kHost = {
     .struct_size = sizeof(retort_host),
     .stage_id = host_stage_id,
@@ -103,6 +107,7 @@ constexpr retort_host kHost = {
     .log = host_log,
     .cancelled = host_cancelled,
     .record_external_file = host_record_external_file,
+    .checking = host_checking,
 };
 
 }  // namespace

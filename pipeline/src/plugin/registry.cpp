@@ -207,6 +207,7 @@ Status StageRegistry::add(const retort_plugin_info* info, const std::string& ori
     RETORT_ASSIGN_OR_RETURN(st->outputs, read_ports(d.outputs, d.num_outputs, "output", where));
     st->compute_heavy = d.compute_heavy != 0;
     st->run = d.run;
+    st->check = d.check;
     st->plugin_name = info->name;
     st->plugin_version = info->version ? info->version : "";
     st->origin = origin;

@@ -81,6 +81,16 @@ size_t StageContext::input_count(std::string_view port) const {
   return host_->input_count ? host_->input_count(run_, p.c_str()) : 0;
 }
 
+bool StageContext::checking() const {
+  return host_->checking && host_->checking(run_) != 0;
+}
+
+bool StageContext::input_known(std::string_view port, size_t index) const {
+  if (!input_path(port, index).empty()) return true;
+  std::string p(port);
+  return host_->model_spec_json && host_->model_spec_json(run_, p.c_str(), index) != nullptr;
+}
+
 std::string StageContext::input_path(std::string_view port, size_t index) const {
   std::string p(port);
   const char* s = host_->input_path ? host_->input_path(run_, p.c_str(), index) : nullptr;
@@ -205,7 +215,7 @@ int32_t run_stage(Stage& stage, const retort_host* host, retort_stage_run* run, 
                   size_t error_size) noexcept {
   try {
     StageContext ctx(host, run);
-    Status status = stage.run(ctx);
+    Status status = ctx.checking() ? stage.check(ctx) : stage.run(ctx);
     if (status.ok()) return 0;
     if (status.message().empty()) {
       write_error("the stage failed without a message: ", error_code_name(status.code()), error,

@@ -209,18 +209,18 @@ const retort_port_desc kPartsIn[] = {{"parts", RETORT_PORT_MODEL, 1, 0, "models"
 const retort_port_desc kModelsIn[] = {{"models", RETORT_PORT_MODEL, 1, 0, "models"}};
 
 const retort_stage_desc kStages[] = {
-    {"make", "writes a model", kSchema, nullptr, 0, kModelOut, 1, 0, run_make},
-    {"fanout", "writes n models", kSchema, nullptr, 0, kModelsOut, 1, 0, run_fanout},
-    {"relay", "copies a model", kSchema, kIn, 1, kRelayOut, 2, 1, run_relay},
-    {"combine", "joins models", kSchema, kPartsIn, 1, kMetricsOut, 1, 0, run_combine},
-    {"use", "lists bound models", kSchema, kModelsIn, 1, kMetricsOut, 1, 0, run_use},
-    {"fail", "fails", kSchema, kOptionalIn, 1, kModelOut, 1, 1, run_fail},
-    {"throw", "throws", kSchema, nullptr, 0, kModelOut, 1, 1, run_throw},
-    {"lazy", "writes nothing", kSchema, nullptr, 0, kModelOut, 1, 0, run_lazy},
-    {"slow", "takes its time", kSchema, kOptionalIn, 1, kModelOut, 1, 1, run_slow},
-    {"arena", "uses a task arena", kSchema, nullptr, 0, kModelOut, 1, 1, run_arena},
+    {"make", "writes a model", kSchema, nullptr, 0, kModelOut, 1, 0, run_make, nullptr},
+    {"fanout", "writes n models", kSchema, nullptr, 0, kModelsOut, 1, 0, run_fanout, nullptr},
+    {"relay", "copies a model", kSchema, kIn, 1, kRelayOut, 2, 1, run_relay, nullptr},
+    {"combine", "joins models", kSchema, kPartsIn, 1, kMetricsOut, 1, 0, run_combine, nullptr},
+    {"use", "lists bound models", kSchema, kModelsIn, 1, kMetricsOut, 1, 0, run_use, nullptr},
+    {"fail", "fails", kSchema, kOptionalIn, 1, kModelOut, 1, 1, run_fail, nullptr},
+    {"throw", "throws", kSchema, nullptr, 0, kModelOut, 1, 1, run_throw, nullptr},
+    {"lazy", "writes nothing", kSchema, nullptr, 0, kModelOut, 1, 0, run_lazy, nullptr},
+    {"slow", "takes its time", kSchema, kOptionalIn, 1, kModelOut, 1, 1, run_slow, nullptr},
+    {"arena", "uses a task arena", kSchema, nullptr, 0, kModelOut, 1, 1, run_arena, nullptr},
     {"publish", "exports outside the run folder", kSchema, kOptionalIn, 1, kModelOut, 1, 0,
-     run_publish},
+     run_publish, nullptr},
 };
 
 }  // namespace

@@ -21,6 +21,7 @@ struct FakeRun {
   std::map<std::string, std::vector<std::string>> paths;  // port -> artifact paths
   std::map<std::string, std::vector<std::string>> specs;  // port -> model spec JSON
   std::string output_dir;
+  bool checking = false;  // the stage's check is called, not its run
   bool cancelled = false;
   std::vector<std::string> logs;
   std::vector<nlohmann::json> progress;
@@ -72,6 +73,7 @@ inline const retort_host& fake_host() {
         fake(r).external_files.emplace_back(path);
         return 0;
       },
+      [](retort_stage_run* r) -> int32_t { return fake(r).checking ? 1 : 0; },
   };
   return host;
 }

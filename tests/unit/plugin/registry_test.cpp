@@ -103,7 +103,9 @@ TEST(StageRegistryTest, WrongAbiVersionNamesBothVersions) {
   Status s = registry.load_file(path);
   EXPECT_EQ(s.code(), ErrorCode::kUnsupported);
   EXPECT_EQ(s.message(), "plugin 'fixture-wrong-abi' (" + path +
-                             ") was built for plugin ABI version 999, this retort expects 2; "
+                             ") was built for plugin ABI version 999, this retort expects " +
+                             std::to_string(RETORT_PLUGIN_ABI_VERSION) +
+                             "; "
                              "rebuild it against this retort");
   EXPECT_TRUE(registry.all().empty());
 }
@@ -317,7 +319,7 @@ TEST_F(DescriptorTest, BadPorts) {
 
 TEST(FingerprintTest, NamesRetortVersionCompilerAndAbi) {
   EXPECT_THAT(RETORT_BUILD_FINGERPRINT,
-              ::testing::MatchesRegex("retort-" RETORT_VERSION "/(gcc|clang)-[0-9]+/abi-2"));
+              ::testing::MatchesRegex("retort-" RETORT_VERSION "/(gcc|clang)-[0-9]+/abi-3"));
 }
 
 TEST(PortKindTest, Names) {

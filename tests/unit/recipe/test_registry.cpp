@@ -42,11 +42,12 @@ const retort_port_desc kEnsembleIn[] = {{"members", RETORT_PORT_MODEL, 1, 0, "me
 const retort_port_desc kEnsembleOut[] = {{"models", RETORT_PORT_MODEL, 1, 0, "members, tuned"}};
 
 const retort_stage_desc kStages[] = {
-    {"train", "trains a model", kTrainSchema, kModelIn, 1, kModelOut, 1, 1, never_run},
-    {"distill", "distils", kDistillSchema, kDistillIn, 2, kModelOut, 1, 1, never_run},
-    {"evaluate", "measures", kOpenSchema, kEvaluateIn, 2, kMetricsOut, 1, 1, never_run},
-    {"report", "summarises", kOpenSchema, kReportIn, 1, nullptr, 0, 0, never_run},
-    {"ensemble", "tunes members", kOpenSchema, kEnsembleIn, 1, kEnsembleOut, 1, 1, never_run},
+    {"train", "trains a model", kTrainSchema, kModelIn, 1, kModelOut, 1, 1, never_run, nullptr},
+    {"distill", "distils", kDistillSchema, kDistillIn, 2, kModelOut, 1, 1, never_run, nullptr},
+    {"evaluate", "measures", kOpenSchema, kEvaluateIn, 2, kMetricsOut, 1, 1, never_run, nullptr},
+    {"report", "summarises", kOpenSchema, kReportIn, 1, nullptr, 0, 0, never_run, nullptr},
+    {"ensemble", "tunes members", kOpenSchema, kEnsembleIn, 1, kEnsembleOut, 1, 1, never_run,
+     nullptr},
 };
 
 const retort_plugin_info kInfo = {RETORT_PLUGIN_ABI_VERSION,

@@ -40,6 +40,7 @@ struct retort_stage_run {
   std::function<void(const nlohmann::json& progress)> on_progress;
   std::function<void(const std::string& message)> on_log;
   const std::atomic<bool>* cancel = nullptr;  // null: never cancelled
+  bool checking = false;                      // the host calls the stage's check, not its run
   // Files the stage wrote outside output_dir (record_external_file), absolute, in call order.
   std::vector<std::string> external_files;
 };

@@ -24,9 +24,10 @@ extern "C" {
 #endif
 
 /* Bumped on any change to the structs below; the host accepts exactly its own version. A plain
- * integer, because RETORT_BUILD_FINGERPRINT spells it ("abi-2").
- * 2: retort_host.record_external_file. */
-#define RETORT_PLUGIN_ABI_VERSION 2
+ * integer, because RETORT_BUILD_FINGERPRINT spells it ("abi-3").
+ * 2: retort_host.record_external_file.
+ * 3: retort_stage_desc.check and retort_host.checking (checks before anything runs). */
+#define RETORT_PLUGIN_ABI_VERSION 3
 #define RETORT_PLUGIN_ENTRY_SYMBOL "retort_plugin_entry"
 
 typedef enum retort_port_kind {
@@ -74,6 +75,8 @@ typedef struct retort_host {
    * and a later run re-runs the stage instead of reusing its cached result when that file is
    * missing or its bytes changed. Returns 0, or non-zero when `path` is NULL or empty. */
   int32_t (*record_external_file)(retort_stage_run* run, const char* path);
+  /* Non-zero while the host calls the stage's check() rather than its run(). */
+  int32_t (*checking)(retort_stage_run* run);
 } retort_host;
 
 /* Returns 0 on success. On failure returns non-zero and writes a NUL-terminated message of at
@@ -91,6 +94,17 @@ typedef struct retort_stage_desc {
   size_t num_outputs;
   int32_t compute_heavy; /* counts against --jobs (training, evaluation) */
   retort_stage_run_fn run;
+  /* Optional (NULL: nothing to check). Called for every stage, in graph order, before any
+   * stage runs (`retort validate`, and `retort run` before its first stage), so that a mistake
+   * in a late stage is reported before hours of training in earlier ones. It gets the same
+   * host table as run() with checking() non-zero, and must be cheap: no training, no data
+   * beyond what it needs to check. An input bound to a recipe model is available as usual; an
+   * input produced by an upstream stage is available when that stage's check wrote it: a check
+   * may save a model to an output port with the graph (names, shapes) that its run will
+   * produce, weights untrained (a train stage passes its input on). Otherwise input_path and
+   * model_spec_json both return NULL and the check skips what depends on it. Returns like run();
+   * the message is reported as a recipe error naming the stage. */
+  retort_stage_run_fn check;
 } retort_stage_desc;
 
 /* abi_version, struct_size and name stay first in every ABI version, so that a host can say

@@ -29,6 +29,7 @@ struct StageType {
   std::vector<PortInfo> outputs;
   bool compute_heavy = true;
   retort_stage_run_fn run = nullptr;
+  retort_stage_run_fn check = nullptr;  // optional: see retort_stage_desc.check
   std::string plugin_name;
   std::string plugin_version;
   std::string origin;  // plugin file path, or "built-in"

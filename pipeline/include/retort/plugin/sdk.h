@@ -57,6 +57,11 @@ class StageContext {
   int threads() const;
 
   size_t input_count(std::string_view port) const;
+  // True inside Stage::check (see below).
+  bool checking() const;
+  // Whether a model is bound to the input. Always true in run(); in check() false for an
+  // input that an upstream stage produces and whose check did not pass a model on.
+  bool input_known(std::string_view port, size_t index = 0) const;
   // The model bound to an input: its ONNX artifact loaded, or built from the recipe's model
   // spec (with this stage's seed) when the input names a recipe model.
   Expected<Model> load_model(std::string_view port, size_t index = 0) const;
@@ -88,6 +93,15 @@ class Stage {
  public:
   virtual ~Stage() = default;
   virtual Status run(StageContext& ctx) = 0;
+  // Called before any stage of the recipe runs (retort validate, and retort run before its
+  // first stage): check what can be checked without training, on the inputs that are known
+  // (input_known), and save_model() the outputs whose graph is known (untrained weights are
+  // fine) so that the stages downstream can check theirs. Must be cheap. The default checks
+  // nothing.
+  virtual Status check(StageContext& ctx) {
+    (void)ctx;
+    return Status::Ok();
+  }
 };
 
 namespace detail {
@@ -120,9 +134,17 @@ constexpr retort_stage_desc stage_desc(const char* type, const char* summary,
                                        std::span<const retort_port_desc> inputs,
                                        std::span<const retort_port_desc> outputs,
                                        bool compute_heavy = true) {
-  return retort_stage_desc{
-      type,           summary,        params_schema,         inputs.data(),        inputs.size(),
-      outputs.data(), outputs.size(), compute_heavy ? 1 : 0, &detail::run_fresh<T>};
+  // One entry serves run() and check(): StageContext::checking() tells them apart.
+  return retort_stage_desc{type,
+                           summary,
+                           params_schema,
+                           inputs.data(),
+                           inputs.size(),
+                           outputs.data(),
+                           outputs.size(),
+                           compute_heavy ? 1 : 0,
+                           &detail::run_fresh<T>,
+                           &detail::run_fresh<T>};
 }
 
 }  // namespace retort::plugin

@@ -1,0 +1,135 @@
+#include "retort/exec/preflight.h"
+
+#include <stdlib.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <set>
+#include <string>
+#include <system_error>
+
+#include "retort/exec/host.h"
+
+namespace retort::exec {
+namespace fs = std::filesystem;
+namespace {
+
+// Stages in an order where every stage comes after the stages it reads (the recipe loader has
+// already rejected cycles); file order among independent stages.
+std::vector<const recipe::StageSpec*> graph_order(const recipe::Recipe& recipe) {
+  std::vector<const recipe::StageSpec*> order;
+  std::set<std::string> placed;
+  while (order.size() < recipe.stages.size()) {
+    const size_t before = order.size();
+    for (const recipe::StageSpec& s : recipe.stages) {
+      if (placed.count(s.id)) continue;
+      bool ready = true;
+      for (const auto& [port, refs] : s.inputs)
+        for (const recipe::InputRef& ref : refs)
+          if (!ref.stage.empty() && !placed.count(ref.stage)) ready = false;
+      if (!ready) continue;
+      order.push_back(&s);
+      placed.insert(s.id);
+    }
+    if (order.size() == before) break;  // a cycle: reported by the loader, not here
+  }
+  return order;
+}
+
+// The models a check wrote for `port`: "<port>.onnx", or "<port>.0.onnx", "<port>.1.onnx", ...
+std::vector<std::string> checked_outputs(const fs::path& dir, const std::string& port) {
+  std::error_code ec;
+  if (fs::exists(dir / (port + ".onnx"), ec)) return {(dir / (port + ".onnx")).string()};
+  std::vector<std::string> paths;
+  for (size_t i = 0;; ++i) {
+    fs::path p = dir / (port + "." + std::to_string(i) + ".onnx");
+    if (!fs::exists(p, ec)) break;
+    paths.push_back(p.string());
+  }
+  return paths;
+}
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (fs::temp_directory_path() / "retort-check-XXXXXX").string();
+    if (mkdtemp(pattern.data()) != nullptr) path_ = pattern;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    if (!path_.empty()) fs::remove_all(path_, ec);
+  }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+}  // namespace
+
+std::vector<recipe::Diagnostic> check_stages(const recipe::Recipe& recipe,
+                                             const plugin::StageRegistry& registry) {
+  std::vector<recipe::Diagnostic> problems;
+  TempDir tmp;
+  if (tmp.path().empty()) {
+    problems.push_back({"", "cannot create a temporary folder for the stage checks in " +
+                                fs::temp_directory_path().string()});
+    return problems;
+  }
+  const std::string data_json = recipe.data.is_null() ? "{}" : recipe.data.dump();
+  for (const recipe::StageSpec* spec : graph_order(recipe)) {
+    const plugin::StageType* type = registry.find(spec->type);
+    const fs::path dir = tmp.path() / spec->id;
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    if (type == nullptr || type->check == nullptr) continue;
+
+    retort_stage_run run;
+    run.stage_id = spec->id;
+    run.params_json = spec->params.is_null() ? "{}" : spec->params.dump();
+    run.data_json = data_json;
+    run.seed = spec->seed;
+    run.threads = 1;
+    run.checking = true;
+    run.output_dir = dir.string();
+    for (const auto& [port, refs] : spec->inputs) {
+      std::vector<BoundInput>& bound = run.inputs[port];
+      for (const recipe::InputRef& ref : refs) {
+        if (!ref.stage.empty()) {
+          std::vector<std::string> paths = checked_outputs(tmp.path() / ref.stage, ref.port);
+          if (paths.empty()) bound.push_back({});  // produced at run time: unknown here
+          for (const std::string& p : paths) bound.push_back({p, ""});
+          continue;
+        }
+        auto model = recipe.models.find(ref.model);
+        if (model == recipe.models.end()) {
+          bound.push_back({});
+        } else if (model->second.is_object() && model->second.contains("onnx") &&
+                   model->second["onnx"].is_string()) {
+          bound.push_back({model->second["onnx"].get<std::string>(), ""});
+        } else {
+          bound.push_back({"", model->second.dump()});
+        }
+      }
+    }
+    std::array<char, 4096> error{};
+    int32_t rc = 1;
+    try {
+      rc = type->check(stage_host(), &run, error.data(), error.size());
+    } catch (...) {
+      // A plugin that breaks the no-exceptions rule: reported like a failed check.
+      std::snprintf(error.data(), error.size(), "the check threw an exception");
+    }
+    if (rc != 0) {
+      problems.push_back({"/stages/" + std::to_string(spec->index),
+                          "stage '" + spec->id + "' (" + spec->type + "): " + error.data()});
+      // Its outputs are not trustworthy: downstream checks treat them as unknown.
+      fs::remove_all(dir, ec);
+    }
+  }
+  return problems;
+}
+
+}  // namespace retort::exec
