@@ -9,5 +9,6 @@ int cmd_graph(int argc, char** argv);
 int cmd_plugins(int argc, char** argv);
 int cmd_eval(int argc, char** argv);
 int cmd_train(int argc, char** argv);
+int cmd_plot(int argc, char** argv);
 
 }  // namespace retort::cli

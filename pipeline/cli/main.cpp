@@ -17,6 +17,7 @@ const char* kUsage =
     "  plugins   list the stage types and their parameters\n"
     "  eval      measure an ONNX model (accuracy, size, FLOPs, speed)\n"
     "  train     train one architecture outside a recipe\n"
+    "  plot      draw an SVG plot from a JSON list of series\n"
     "\n"
     "retort <command> --help shows a command's options; retort --version the version.\n";
 
@@ -26,9 +27,10 @@ struct Command {
 };
 
 constexpr Command kCommands[] = {
-    {"run", retort::cli::cmd_run},         {"validate", retort::cli::cmd_validate},
-    {"graph", retort::cli::cmd_graph},     {"plugins", retort::cli::cmd_plugins},
-    {"eval", retort::cli::cmd_eval},       {"train", retort::cli::cmd_train},
+    {"run", retort::cli::cmd_run},     {"validate", retort::cli::cmd_validate},
+    {"graph", retort::cli::cmd_graph}, {"plugins", retort::cli::cmd_plugins},
+    {"eval", retort::cli::cmd_eval},   {"train", retort::cli::cmd_train},
+    {"plot", retort::cli::cmd_plot},
 };
 
 }  // namespace
@@ -38,9 +40,11 @@ int main(int argc, char** argv) {
     std::fputs(kUsage, stderr);
     return retort::cli::kExitUsage;
   }
-  if (!std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "help"))
+  if (!std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") ||
+      !std::strcmp(argv[1], "help"))
     return std::fputs(kUsage, stdout), retort::cli::kExitOk;
-  if (!std::strcmp(argv[1], "--version")) return std::printf("retort %s\n", RETORT_VERSION), retort::cli::kExitOk;
+  if (!std::strcmp(argv[1], "--version"))
+    return std::printf("retort %s\n", RETORT_VERSION), retort::cli::kExitOk;
   for (const Command& c : kCommands)
     if (!std::strcmp(argv[1], c.name)) return c.run(argc, argv);
   std::fprintf(stderr, "retort: unknown command '%s'\n\n%s", argv[1], kUsage);

@@ -102,12 +102,46 @@ TEST_F(Cli, VersionAndHelp) {
   Result v = run_cli("--version");
   EXPECT_EQ(v.code, 0);
   EXPECT_NE(v.out.find("retort 0."), std::string::npos) << v.out;
-  for (const char* cmd : {"run", "validate", "graph", "plugins", "eval", "train"}) {
+  for (const char* cmd : {"run", "validate", "graph", "plugins", "eval", "train", "plot"}) {
     Result h = run_cli(std::string(cmd) + " --help");
     EXPECT_EQ(h.code, 0) << cmd;
     EXPECT_NE(h.out.find(std::string("usage: retort ") + cmd), std::string::npos) << h.out;
   }
   EXPECT_EQ(run_cli("frobnicate").code, 2);
+}
+
+TEST_F(Cli, PlotDrawsEverySeriesAndRejectsABadPointWithItsPath) {
+  const json spec = {{"title", "accuracy vs sparsity"},
+                     {"x_label", "sparsity"},
+                     {"y_label", "accuracy"},
+                     {"mark_pareto", true},
+                     {"series",
+                      {{{"name", "no KD"}, {"points", {{0.5, 0.89}, {0.9, 0.87}, {0.95, 0.84}}}},
+                       {{"name", "KD"}, {"points", {{0.5, 0.893}, {0.9, 0.88, "90%"}}}}}}};
+  const std::string path = write("plot.json", spec);
+  const fs::path svg = dir_ / "plot.svg";
+  Result r = run_cli("plot " + path + " --out " + svg.string());
+  ASSERT_EQ(r.code, 0) << r.out;
+  const std::string text = read_bytes(svg);
+  EXPECT_EQ(text.rfind("<?xml", 0), 0u);
+  EXPECT_NE(text.find("</svg>"), std::string::npos);
+  size_t points = 0;
+  for (size_t i = text.find("class=\"point\""); i != std::string::npos;
+       i = text.find("class=\"point\"", i + 1))
+    ++points;
+  EXPECT_EQ(points, 5u);
+  EXPECT_NE(text.find("data-name=\"KD\""), std::string::npos);
+  EXPECT_NE(text.find(">Pareto front<"), std::string::npos);
+
+  json bad = spec;
+  bad["series"][1]["points"][1] = {0.9, "high"};
+  write("plot.json", bad);
+  Result b = run_cli("plot " + path + " --out " + svg.string());
+  EXPECT_EQ(b.code, 2);
+  EXPECT_NE(b.out.find("/series/1/points/1: expected [x, y] or [x, y, \"label\"]"),
+            std::string::npos)
+      << b.out;
+  EXPECT_EQ(read_bytes(svg), text) << "a failed plot must leave the earlier file intact";
 }
 
 TEST_F(Cli, QuickstartShapedRecipeRunsCachesAndExports) {

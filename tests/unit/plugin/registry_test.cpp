@@ -209,7 +209,8 @@ class DescriptorTest : public ::testing::Test {
   DescriptorTest() {
     ports_[0] = {"model", RETORT_PORT_MODEL, 0, 0, "in"};
     ports_[1] = {"metrics", RETORT_PORT_METRICS, 0, 0, "out"};
-    stage_ = {"t", "summary", R"({"type":"object"})", &ports_[0], 1, &ports_[1], 1, 1, noop_run};
+    stage_ = {"t",      "summary", R"({"type":"object"})", &ports_[0], 1, &ports_[1], 1, 1,
+              noop_run, nullptr};
     info_ = {RETORT_PLUGIN_ABI_VERSION,
              sizeof(retort_plugin_info),
              "p",

@@ -1,0 +1,129 @@
+#include "retort/report/svg_plot.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <regex>
+#include <string>
+#include <vector>
+
+namespace retort::report {
+namespace {
+
+// Every element is closed in the right order: a small check that the SVG is well-formed XML
+// (no attribute quoting or escaping mistakes either: a stray '<' or '&' fails it).
+::testing::AssertionResult well_formed(const std::string& xml) {
+  std::vector<std::string> open;
+  size_t i = 0;
+  while ((i = xml.find_first_of("<&", i)) != std::string::npos) {
+    if (xml[i] == '&') {
+      static const std::regex entity("^&(amp|lt|gt|quot|apos);");
+      if (!std::regex_search(xml.substr(i, 8), entity))
+        return ::testing::AssertionFailure() << "bare '&' at " << i;
+      ++i;
+      continue;
+    }
+    const size_t end = xml.find('>', i);
+    if (end == std::string::npos) return ::testing::AssertionFailure() << "unclosed tag at " << i;
+    std::string tag = xml.substr(i + 1, end - i - 1);
+    if (tag.find('<') != std::string::npos)
+      return ::testing::AssertionFailure() << "'<' inside a tag at " << i;
+    i = end + 1;
+    if (tag[0] == '?' || tag[0] == '!') continue;
+    if (tag.back() == '/') continue;  // self-closing
+    if (tag[0] == '/') {
+      const std::string name = tag.substr(1);
+      if (open.empty() || open.back() != name)
+        return ::testing::AssertionFailure()
+               << "</" << name << "> closes <" << (open.empty() ? "nothing" : open.back()) << ">";
+      open.pop_back();
+      continue;
+    }
+    open.push_back(tag.substr(0, tag.find_first_of(" \n")));
+  }
+  if (!open.empty()) return ::testing::AssertionFailure() << "<" << open.back() << "> never closed";
+  return ::testing::AssertionSuccess();
+}
+
+size_t count(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (size_t i = text.find(what); i != std::string::npos; i = text.find(what, i + 1)) ++n;
+  return n;
+}
+
+TEST(NiceTicks, RoundValuesCoveringTheRange) {
+  EXPECT_EQ(nice_ticks(0, 1, 5), (std::vector<double>{0, 0.2, 0.4, 0.6, 0.8, 1.0}));
+  EXPECT_EQ(nice_ticks(0.83, 0.91, 4), (std::vector<double>{0.84, 0.86, 0.88, 0.9}));
+  const std::vector<double> big = nice_ticks(0, 2.6e6, 5);
+  EXPECT_EQ(big.front(), 0);
+  EXPECT_DOUBLE_EQ(big[1], 5e5);
+  EXPECT_EQ(big.size(), 6u);
+}
+
+TEST(ParetoFront, KeepsOnlyUndominatedPointsSortedBySize) {
+  // (size, accuracy): the 2nd is dominated by the 1st (bigger and worse), the 4th by the 3rd.
+  const std::vector<PlotPoint> points = {
+      {10, 0.90, "a"}, {12, 0.89, "b"}, {40, 0.92, "c"}, {50, 0.91, "d"}, {5, 0.80, "e"}};
+  EXPECT_EQ(pareto_front(points), (std::vector<size_t>{4, 0, 2}));
+  // A tie in both is kept; a tie in size with lower accuracy is not.
+  const std::vector<PlotPoint> ties = {{1, 0.5, ""}, {1, 0.5, ""}, {1, 0.4, ""}};
+  EXPECT_EQ(pareto_front(ties), (std::vector<size_t>{0, 1}));
+}
+
+TEST(SvgPlot, WellFormedWithEveryPointAndTheFrontMarked) {
+  std::vector<PlotSeries> series = {
+      {"no KD", {{0.5, 0.89, ""}, {0.75, 0.885, ""}, {0.9, 0.87, ""}, {0.95, 0.84, ""}}, true},
+      {"KD <teacher & co>", {{0.5, 0.893, ""}, {0.9, 0.88, "90%"}}, true}};
+  PlotOptions o;
+  o.title = "accuracy vs sparsity";
+  o.x_label = "sparsity";
+  o.y_label = "test accuracy";
+  const std::string svg = svg_plot(series, o);
+  EXPECT_TRUE(well_formed(svg)) << svg;
+  EXPECT_EQ(count(svg, "class=\"point\""), 6u);
+  EXPECT_EQ(count(svg, "<polyline"), 2u);
+  EXPECT_NE(svg.find("KD &lt;teacher &amp; co&gt;"), std::string::npos);
+  EXPECT_EQ(count(svg, "pareto-point"), 0u);
+
+  o.mark_pareto = true;
+  const std::string marked = svg_plot(series, o);
+  EXPECT_TRUE(well_formed(marked));
+  // Sparsity is not a cost here, but the rule is the same: smallest x, then better y.
+  // Front: (0.5, 0.893) only, since every other point has larger x and lower y.
+  EXPECT_EQ(count(marked, "pareto-point"), 1u);
+}
+
+TEST(SvgPlot, PointsMapInsideThePlotAreaAndLogAxisSkipsNonPositive) {
+  std::vector<PlotSeries> series = {
+      {"models", {{1e4, 0.8, ""}, {1e6, 0.9, ""}, {0, 0.5, ""}, {1e5, NAN, ""}}, false}};
+  PlotOptions o;
+  o.log_x = true;
+  o.width = 500;
+  o.height = 300;
+  const std::string svg = svg_plot(series, o);
+  EXPECT_TRUE(well_formed(svg)) << svg;
+  EXPECT_EQ(count(svg, "class=\"point\""), 2u);  // x = 0 and y = NaN are left out
+  EXPECT_EQ(count(svg, "<polyline"), 0u);
+  std::smatch m;
+  const std::regex circle("class=\"point\" cx=\"([0-9.]+)\" cy=\"([0-9.]+)\"");
+  std::vector<std::pair<double, double>> xy;
+  for (auto it = std::sregex_iterator(svg.begin(), svg.end(), circle); it != std::sregex_iterator();
+       ++it)
+    xy.emplace_back(std::stod((*it)[1]), std::stod((*it)[2]));
+  ASSERT_EQ(xy.size(), 2u);
+  for (auto [x, y] : xy) {
+    EXPECT_GT(x, 70);
+    EXPECT_LT(x, 500 - 20);
+    EXPECT_GT(y, 40);
+    EXPECT_LT(y, 300 - 55);
+  }
+  EXPECT_LT(xy[0].first, xy[1].first);    // 1e4 left of 1e6
+  EXPECT_GT(xy[0].second, xy[1].second);  // 0.8 below 0.9 (SVG y grows downwards)
+  // Log ticks at 1, 2, 5 times powers of ten; a million and up in exponent form.
+  EXPECT_NE(svg.find(">20000<"), std::string::npos) << svg;
+  EXPECT_NE(svg.find(">100000<"), std::string::npos) << svg;
+  EXPECT_NE(svg.find(">1e+06<"), std::string::npos) << svg;
+}
+
+}  // namespace
+}  // namespace retort::report
