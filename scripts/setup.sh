@@ -10,7 +10,7 @@ packages=(
   nlohmann-json3-dev
   libonnx-dev libprotobuf-dev protobuf-compiler
   libgtest-dev libgmock-dev libbenchmark-dev
-  zlib1g-dev
+  zlib1g-dev libzstd-dev pkg-config
   dataset-fashion-mnist
   libonnx-testdata
 )
