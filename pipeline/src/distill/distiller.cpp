@@ -320,6 +320,7 @@ Expected<DistillSummary> distill(Model& student, std::span<Model* const> teacher
                           epoch + 1, " step ", step + 1, "; lower the learning rate (",
                           to.optimizer.lr, ") or the loss weights");
       lr = to.optimizer.lr * schedule.factor(summary.train.steps);
+      if (to.before_update) to.before_update(distiller->parameters());
       distiller->step(lr);
       for (size_t t = 0; t < term_sums.size(); ++t)
         term_sums[t] += distiller->last_terms()[t].second * b.size;

@@ -88,6 +88,7 @@ Expected<TrainSummary> train_classifier(Model& model, const data::Dataset& train
                           ") or check the data");
       plan->backward();
       lr = options.optimizer.lr * schedule.factor(summary.steps);
+      if (options.before_update) options.before_update(plan->parameters());
       optimizer->step(lr);
       loss_sum += static_cast<double>(loss) * batch.size;
       correct += count_correct(logits, batch.labels, batch.size);

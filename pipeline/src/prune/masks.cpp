@@ -41,6 +41,18 @@ void MaskSet::apply() const {
   }
 }
 
+void MaskSet::mask_gradients(std::span<const engine::Parameter> parameters) const {
+  for (const LayerMask& m : layers_)
+    for (const engine::Parameter& p : parameters) {
+      if (p.value.data != m.weight || !p.grad) continue;
+      float* g = p.grad.data;
+      const float* k = m.keep.data();
+      const size_t n = m.keep.size();
+      for (size_t i = 0; i < n; ++i) g[i] = k[i] != 0.0f ? g[i] : 0.0f;
+      break;
+    }
+}
+
 double MaskSet::sparsity() const {
   int64_t zeros = 0, total = 0;
   for (const LayerMask& m : layers_) {

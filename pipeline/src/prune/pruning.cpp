@@ -14,14 +14,20 @@ int64_t fine_tune_steps(const data::Dataset& train, const engine::TrainOptions& 
 
 Expected<engine::TrainSummary> fine_tune(Model& model, const data::Dataset& train,
                                          const FineTune& ft,
-                                         std::function<void(int64_t)> after_step) {
+                                         std::function<void(int64_t)> after_step,
+                                         const MaskSet* masks) {
+  std::function<void(std::span<const engine::Parameter>)> before_update;
+  if (masks != nullptr)
+    before_update = [masks](std::span<const engine::Parameter> p) { masks->mask_gradients(p); };
   if (ft.teachers.empty()) {
     engine::TrainOptions o = ft.options.train;
     o.after_step = std::move(after_step);
+    o.before_update = std::move(before_update);
     return engine::train_classifier(model, train, o);
   }
   distill::DistillOptions o = ft.options;
   o.train.after_step = std::move(after_step);
+  o.train.before_update = std::move(before_update);
   RETORT_ASSIGN_OR_RETURN(distill::DistillSummary s,
                           distill::distill(model, ft.teachers, train, o));
   return s.train;
@@ -79,7 +85,7 @@ Expected<PruneSummary> prune_and_fine_tune(Model& model, PruneConfig config,
     for (LayerMask& m : masks.layers()) compute_nm_mask(m, config.nm);
     masks.apply();
     ++summary.mask_updates;
-    RETORT_ASSIGN_OR_RETURN(engine::TrainSummary t, fine_tune(model, train, ft, enforce));
+    RETORT_ASSIGN_OR_RETURN(engine::TrainSummary t, fine_tune(model, train, ft, enforce, &masks));
     summary.steps += t.steps;
     masks.apply();
     summary.rounds.push_back(
@@ -105,7 +111,7 @@ Expected<PruneSummary> prune_and_fine_tune(Model& model, PruneConfig config,
       pruner.update_final();
       masks.apply();
       ++summary.mask_updates;
-      RETORT_ASSIGN_OR_RETURN(engine::TrainSummary t, fine_tune(model, train, ft, enforce));
+      RETORT_ASSIGN_OR_RETURN(engine::TrainSummary t, fine_tune(model, train, ft, enforce, &masks));
       summary.steps += t.steps;
       summary.rounds.push_back(round_of(headline, masks, t));
     } else if (config.schedule == ScheduleKind::kIterative) {
@@ -120,7 +126,8 @@ Expected<PruneSummary> prune_and_fine_tune(Model& model, PruneConfig config,
         ++summary.mask_updates;
         FineTune round_ft = ft;
         round_ft.options.train.seed = ft.options.train.seed + static_cast<uint64_t>(k - 1);
-        RETORT_ASSIGN_OR_RETURN(engine::TrainSummary t, fine_tune(model, train, round_ft, enforce));
+        RETORT_ASSIGN_OR_RETURN(engine::TrainSummary t,
+                                fine_tune(model, train, round_ft, enforce, &masks));
         summary.steps += t.steps;
         summary.rounds.push_back(round_of(planned([&](double f) {
                                             return han ? f * k / config.rounds
@@ -143,7 +150,7 @@ Expected<PruneSummary> prune_and_fine_tune(Model& model, PruneConfig config,
         masks.apply();
       };
       at_step(0);  // start_step 0: the initial sparsity before the first step
-      RETORT_ASSIGN_OR_RETURN(engine::TrainSummary t, fine_tune(model, train, ft, at_step));
+      RETORT_ASSIGN_OR_RETURN(engine::TrainSummary t, fine_tune(model, train, ft, at_step, &masks));
       summary.steps += t.steps;
       if (last_update < cubic.end_step) {  // training ended first: the final masks still hold
         pruner.update_final();

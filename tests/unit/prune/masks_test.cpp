@@ -26,9 +26,13 @@ Snapshot snapshot(const MaskSet& masks) {
   return s;
 }
 
+enum class Enforce { kNone, kWeights, kGradients };
+
 // Trains a magnitude-masked MLP with `ft` and checks that every masked weight is exactly zero
-// and that the unmasked ones moved.
-void expect_masks_hold(FineTune ft, bool enforce) {
+// and that the unmasked ones moved. kWeights re-applies the masks after every step; kGradients
+// only zeroes the pruned weights' gradients before every step (so their momentum stays zero).
+void expect_masks_hold(FineTune ft, Enforce mode) {
+  const bool enforce = mode != Enforce::kNone;
   Model model = build(kMlp, 3);
   auto masks = MaskSet::create(model, find_prunable_layers(model));
   ASSERT_TRUE(masks.ok()) << masks.status().message();
@@ -40,11 +44,14 @@ void expect_masks_hold(FineTune ft, bool enforce) {
   masks->apply();
   const Snapshot before = snapshot(*masks);
   int64_t calls = 0;
-  auto trained = fine_tune(model, fashion(data::Split::kTrain, 1024), ft, [&](int64_t step) {
-    ++calls;
-    EXPECT_EQ(step, calls);
-    if (enforce) masks->apply();
-  });
+  auto trained = fine_tune(
+      model, fashion(data::Split::kTrain, 1024), ft,
+      [&](int64_t step) {
+        ++calls;
+        EXPECT_EQ(step, calls);
+        if (mode == Enforce::kWeights) masks->apply();
+      },
+      mode == Enforce::kGradients ? &*masks : nullptr);
   ASSERT_TRUE(trained.ok()) << trained.status().message();
   EXPECT_EQ(calls, trained->steps);
   EXPECT_GE(trained->steps, 60);
@@ -83,11 +90,15 @@ FineTune sgd_options() {
 }
 
 TEST(PruneMasks, HoldThroughSgdWithMomentumAndWeightDecay) {
-  expect_masks_hold(sgd_options(), true);
+  expect_masks_hold(sgd_options(), Enforce::kWeights);
 }
 
 TEST(PruneMasks, WithoutEnforcementMomentumRevivesPrunedWeights) {
-  expect_masks_hold(sgd_options(), false);
+  expect_masks_hold(sgd_options(), Enforce::kNone);
+}
+
+TEST(PruneMasks, MaskedGradientsAloneKeepPrunedWeightsAtZero) {
+  expect_masks_hold(sgd_options(), Enforce::kGradients);
 }
 
 TEST(PruneMasks, HoldThroughAdamW) {
@@ -96,7 +107,8 @@ TEST(PruneMasks, HoldThroughAdamW) {
   ft.options.train.optimizer.type = "adamw";
   ft.options.train.optimizer.lr = 0.002f;
   ft.options.train.optimizer.weight_decay = 0.01f;
-  expect_masks_hold(ft, true);
+  expect_masks_hold(ft, Enforce::kWeights);
+  expect_masks_hold(ft, Enforce::kGradients);
 }
 
 TEST(PruneMasks, HoldThroughDistillation) {
@@ -105,7 +117,8 @@ TEST(PruneMasks, HoldThroughDistillation) {
   ft.options.train.epochs = 4;
   ft.options.kd = distill::KdTerm{};
   ft.teachers = {&teacher};
-  expect_masks_hold(ft, true);
+  expect_masks_hold(ft, Enforce::kWeights);
+  expect_masks_hold(ft, Enforce::kGradients);
 }
 
 TEST(PruneMasks, ApplyZeroesExactlyTheMaskedElements) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <span>
 #include <vector>
 
 #include "retort/core/status.h"
@@ -41,6 +42,10 @@ struct TrainOptions {
   // Called after every optimizer step with the number of steps taken so far in this run
   // (from 1), e.g. to re-apply pruning masks. It runs inside the step loop: no allocation.
   std::function<void(int64_t steps_done)> after_step;
+  // Called between the backward pass and each optimizer step with the parameters and their
+  // gradients (train_classifier and distill::distill), e.g. to zero the gradients of pruned
+  // weights so that their momentum stays zero. No allocation.
+  std::function<void(std::span<const Parameter> parameters)> before_update;
 };
 
 struct EpochSummary {

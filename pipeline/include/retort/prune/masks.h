@@ -5,10 +5,12 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "retort/core/status.h"
+#include "retort/engine/plan.h"
 #include "retort/graph/model.h"
 #include "retort/prune/prunable.h"
 
@@ -35,6 +37,10 @@ class MaskSet {
 
   // weight *= mask for every layer. No allocation.
   void apply() const;
+  // gradient *= mask for every layer whose weight is among `parameters` (matched by the
+  // weight's address), before an optimizer step: pruned weights then get no update and no
+  // momentum. No allocation.
+  void mask_gradients(std::span<const engine::Parameter> parameters) const;
   // Total pruned elements / total elements over the set's layers.
   double sparsity() const;
 

@@ -13,6 +13,7 @@
 #include "retort/data/dataset.h"
 #include "retort/distill/distiller.h"
 #include "retort/graph/model.h"
+#include "retort/prune/masks.h"
 #include "retort/prune/prune_config.h"
 
 namespace retort::prune {
@@ -43,10 +44,13 @@ struct PruneSummary {
 // trainer dropping the last partial batch).
 int64_t fine_tune_steps(const data::Dataset& train, const engine::TrainOptions& options);
 
-// Trains `model` in place; `after_step` (may be empty) runs after every optimizer step.
+// Trains `model` in place; `after_step` (may be empty) runs after every optimizer step. With
+// `masks`, the gradients of pruned weights are zeroed before every step (masks.apply() in
+// after_step keeps the weights themselves at zero).
 Expected<engine::TrainSummary> fine_tune(Model& model, const data::Dataset& train,
                                          const FineTune& ft,
-                                         std::function<void(int64_t)> after_step);
+                                         std::function<void(int64_t)> after_step,
+                                         const MaskSet* masks = nullptr);
 
 // Magnitude or N:M pruning of `model` (config.method must not be kStructured) with the
 // schedule, fine-tuning in between. `where` is the params' JSON path for messages.
