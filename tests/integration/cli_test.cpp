@@ -11,6 +11,7 @@
 #include <sstream>
 #include <thread>
 
+#include "cli_support.h"
 #include "nlohmann/json.hpp"
 #include "retort/data/fashion_mnist.h"
 #include "retort/graph/input_convention.h"
@@ -21,34 +22,10 @@ using nlohmann::json;
 
 namespace {
 
-struct Result {
-  int code = -1;
-  std::string out;  // stdout and stderr together
-};
-
-Result run_cli(const std::string& args) {
-  const std::string cmd = std::string(RETORT_CLI) + " " + args + " 2>&1";
-  Result r;
-  FILE* p = popen(cmd.c_str(), "r");
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  const int status = pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
-
-json read_json(const fs::path& p) {
-  std::ifstream in(p);
-  return json::parse(in);
-}
-
-std::string read_bytes(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream bytes;
-  bytes << in.rdbuf();
-  return bytes.str();
-}
+using retort::cli_testing::read_bytes;
+using retort::cli_testing::read_json;
+using retort::cli_testing::Result;
+using retort::cli_testing::run_cli;
 
 // The class names in an ONNX file's metadata.
 std::vector<std::string> class_names_in(const fs::path& onnx) {
@@ -57,23 +34,8 @@ std::vector<std::string> class_names_in(const fs::path& onnx) {
   return model.ok() ? retort::class_names(*model) : std::vector<std::string>{};
 }
 
-class Cli : public ::testing::Test {
+class Cli : public retort::cli_testing::TempDirTest {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("retort_cli_" + std::to_string(getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  std::string write(const std::string& name, const json& j) {
-    const fs::path p = dir_ / name;
-    std::ofstream(p) << j.dump(2);
-    return p.string();
-  }
-
   // A quickstart-shaped recipe on a slice: train, evaluate, export.
   json small_recipe(int epochs = 2) {
     return {{"version", 1},
@@ -94,8 +56,6 @@ class Cli : public ::testing::Test {
                {"inputs", {{"model", "teacher.model"}}},
                {"params", {{"path", (dir_ / "exported" / "teacher.onnx").string()}}}}}}};
   }
-
-  fs::path dir_;
 };
 
 TEST_F(Cli, VersionAndHelp) {

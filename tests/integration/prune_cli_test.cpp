@@ -1,13 +1,11 @@
 // The prune stage through the CLI: a recipe trains a small MLP, prunes it, fine-tunes it (with
 // and without a teacher) and exports; plus the stage's bad-input messages.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 
+#include "cli_support.h"
 #include "nlohmann/json.hpp"
 #include "retort/graph/onnx_io.h"
 
@@ -16,46 +14,12 @@ using nlohmann::json;
 
 namespace {
 
-struct Result {
-  int code = -1;
-  std::string out;
-};
+using retort::cli_testing::read_json;
+using retort::cli_testing::Result;
+using retort::cli_testing::run_cli;
 
-Result run_cli(const std::string& args) {
-  const std::string cmd =
-      "OMP_WAIT_POLICY=passive " + std::string(RETORT_CLI) + " " + args + " 2>&1";
-  Result r;
-  FILE* p = popen(cmd.c_str(), "r");
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  const int status = pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
-
-json read_json(const fs::path& p) {
-  std::ifstream in(p);
-  return json::parse(in);
-}
-
-class PruneCli : public ::testing::Test {
+class PruneCli : public retort::cli_testing::TempDirTest {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("retort_prune_cli_" + std::to_string(getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  std::string write(const std::string& name, const json& j) {
-    const fs::path p = dir_ / name;
-    std::ofstream(p) << j.dump(2);
-    return p.string();
-  }
-
   // Train a dense MLP, prune it (`prune` params) with and without KD from it, evaluate.
   static json recipe(const json& prune) {
     json kd = prune;
@@ -78,8 +42,6 @@ class PruneCli : public ::testing::Test {
                {"inputs", {{"model", "dense.model"}, {"teacher", "dense.model"}}},
                {"params", kd}}}}};
   }
-
-  fs::path dir_;
 };
 
 TEST_F(PruneCli, MagnitudePruningKeepsAccuracyAndReportsMeasuredNumbers) {

@@ -3,38 +3,14 @@
 
 #include <gtest/gtest.h>
 
-#include <map>
 #include <string>
 
-#include "nlohmann/json.hpp"
-#include "retort/arch/build_model.h"
-#include "retort/data/fashion_mnist.h"
+#include "support/test_support.h"
 
 namespace retort::distill::testing {
 
-inline const data::Dataset& fashion(data::Split split, int64_t count) {
-  static std::map<std::pair<int, int64_t>, data::Dataset> cache;
-  const auto key = std::make_pair(static_cast<int>(split), count);
-  if (!cache.count(key)) {
-    auto all = data::load_fashion_mnist(split, RETORT_FASHION_MNIST_DIR);
-    EXPECT_TRUE(all.ok()) << all.status().message();
-    auto part = data::slice(*all, 0, count);
-    EXPECT_TRUE(part.ok()) << part.status().message();
-    cache[key] = *part;
-  }
-  return cache[key];
-}
-
-inline Model build(const nlohmann::json& spec, uint64_t seed) {
-  auto m = arch::build_model(spec, seed);
-  EXPECT_TRUE(m.ok()) << spec.dump() << ": " << m.status().message();
-  return m.ok() ? std::move(m).value() : Model{};
-}
-
-inline ::testing::AssertionResult contains(const std::string& text, const std::string& part) {
-  if (text.find(part) != std::string::npos) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure()
-         << "\"" << text << "\"\n  does not contain \"" << part << "\"";
-}
+using test_support::build;
+using test_support::contains;
+using test_support::fashion;
 
 }  // namespace retort::distill::testing

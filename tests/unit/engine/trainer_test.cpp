@@ -6,22 +6,12 @@
 
 #include "retort/arch/build_model.h"
 #include "retort/data/fashion_mnist.h"
+#include "support/test_support.h"
 
 namespace retort::engine {
 namespace {
 
-const data::Dataset& fashion(data::Split split, int64_t count) {
-  static std::map<std::pair<int, int64_t>, data::Dataset> cache;
-  auto key = std::make_pair(static_cast<int>(split), count);
-  if (!cache.count(key)) {
-    auto all = data::load_fashion_mnist(split, RETORT_FASHION_MNIST_DIR);
-    EXPECT_TRUE(all.ok()) << all.status().message();
-    auto part = data::slice(*all, 0, count);
-    EXPECT_TRUE(part.ok()) << part.status().message();
-    cache[key] = *part;
-  }
-  return cache[key];
-}
+using test_support::fashion;
 
 Model mlp(uint64_t seed) {
   auto m = arch::build_model({{"arch", "mlp"}, {"hidden", {128, 64}}}, seed);

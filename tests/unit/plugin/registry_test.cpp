@@ -249,8 +249,10 @@ TEST_F(DescriptorTest, AbiMismatchWithUnreadableNameUsesTheFileName) {
   info_.abi_version = 0;
   info_.struct_size = 4;
   Status s = registry_.add(&info_, "/opt/plugins/old.so");
-  EXPECT_THAT(s.message(), StartsWith("plugin 'old.so' (/opt/plugins/old.so) was built for plugin "
-                                      "ABI version 0, this retort expects 2"));
+  EXPECT_THAT(s.message(),
+              StartsWith("plugin 'old.so' (/opt/plugins/old.so) was built for plugin ABI version "
+                         "0, this retort expects " +
+                         std::to_string(RETORT_PLUGIN_ABI_VERSION)));
 }
 
 TEST_F(DescriptorTest, MissingNameFingerprintOrStages) {
