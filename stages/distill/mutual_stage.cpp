@@ -54,6 +54,7 @@ Status MutualStage::run(plugin::StageContext& ctx) {
     students.push_back(std::move(m));
   }
   std::vector<Model*> ptrs;
+  ptrs.reserve(students.size());
   for (Model& m : students) ptrs.push_back(&m);
   RETORT_ASSIGN_OR_RETURN(distill::MutualSummary summary,
                           distill::train_mutual(ptrs, data->train, options));

@@ -62,7 +62,7 @@ const char* schedule_name(prune::ScheduleKind k) {
   return "?";
 }
 
-struct Measured {
+struct Measured {  // NOLINT(bugprone-exception-escape): json's default constructor never throws
   nlohmann::json json;
   double accuracy = 0;
   double latency_ms = 0;

@@ -138,8 +138,13 @@ Expected<OptimizerConfig> optimizer_config_from_json(const nlohmann::json& j,
   if (!j.is_object())
     return make_error(ErrorCode::kInvalidArgument, where, ": expected an object, found ",
                       j.type_name());
-  for (const auto& [key, value] : j.items()) {
-    const std::string path = where + "/" + key;
+  for (const auto& item : j.items()) {
+    // Named references rather than a structured binding: lambdas may capture them.
+    const std::string& key = item.key();
+    const nlohmann::json& value = item.value();
+    std::string path = where;
+    path += '/';
+    path += key;
     auto number = [&](float& out) -> Status {
       if (!value.is_number())
         return make_error(ErrorCode::kInvalidArgument, path, ": expected a number, found ",

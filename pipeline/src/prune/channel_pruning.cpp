@@ -150,7 +150,9 @@ Expected<StructuredResult> remove_channels(
     const Model& model, const std::map<std::string, std::vector<int64_t>>& keep) {
   RETORT_ASSIGN_OR_RETURN(ChannelAnalysis a, detail::analyse_channels(model));
   KeepLists lists(a.groups.size());
-  for (const auto& [id, channels] : keep) {
+  for (const auto& entry : keep) {
+    const std::string& id = entry.first;  // named, not bound: the lambda below captures it
+    const std::vector<int64_t>& channels = entry.second;
     auto it = std::find_if(a.groups.begin(), a.groups.end(),
                            [&](const ChannelGroup& g) { return g.id == id; });
     if (it == a.groups.end()) {

@@ -32,6 +32,7 @@ Expected<MagnitudePruner> MagnitudePruner::create(MaskSet& masks, const Magnitud
   p.options_ = options;
   const std::vector<LayerMask>& layers = masks.layers();
   std::vector<PrunableLayer> known;
+  known.reserve(layers.size());
   for (const LayerMask& m : layers) known.push_back(m.layer);
   auto check_keys = [&](const std::map<std::string, float>& m, const char* key) -> Status {
     for (const auto& [name, value] : m) {

@@ -63,7 +63,7 @@ Status make_error(ErrorCode code, Args&&... args) {
 template <typename T>
 class [[nodiscard]] Expected {
  public:
-  Expected(T value) : storage_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Expected(T value) : storage_(std::move(value)) {}        // NOLINT(google-explicit-constructor)
   Expected(Status status) : storage_(std::move(status)) {  // NOLINT(google-explicit-constructor)
     assert(!std::get<Status>(storage_).ok() && "Expected<T> built from an OK status");
   }
@@ -102,16 +102,19 @@ class [[nodiscard]] Expected {
 #define RETORT_CONCAT(a, b) RETORT_CONCAT_INNER(a, b)
 
 // Returns the status from the enclosing function if `expr` failed.
-#define RETORT_RETURN_IF_ERROR(expr)          \
-  do {                                        \
-    ::retort::Status retort_status_ = (expr); \
+#define RETORT_RETURN_IF_ERROR(expr)                 \
+  do {                                               \
+    ::retort::Status retort_status_ = (expr);        \
     if (!retort_status_.ok()) return retort_status_; \
   } while (0)
 
 // `RETORT_ASSIGN_OR_RETURN(auto model, load_onnx(path));`
 #define RETORT_ASSIGN_OR_RETURN(lhs, expr) \
   RETORT_ASSIGN_OR_RETURN_IMPL(RETORT_CONCAT(retort_expected_, __LINE__), lhs, expr)
+// `lhs` is a declaration ("auto x"), so it cannot be parenthesised.
+// NOLINTBEGIN(bugprone-macro-parentheses)
 #define RETORT_ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr) \
   auto tmp = (expr);                                 \
   if (!tmp.ok()) return tmp.status();                \
   lhs = std::move(tmp).value()
+// NOLINTEND(bugprone-macro-parentheses)
