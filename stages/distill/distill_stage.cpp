@@ -100,7 +100,15 @@ Status prepare(plugin::StageContext& ctx, DistillSetup& setup) {
     setup.transfer = &setup.filtered;
   }
   // Everything checkable is checked before the first step (and before copying weights).
-  return distill::check_distill_setup(setup.student, setup.teacher_ptrs, *setup.transfer, options);
+  RETORT_RETURN_IF_ERROR(
+      distill::check_distill_setup(setup.student, setup.teacher_ptrs, *setup.transfer, options));
+  if (p.value("bias_correction", "none") == "fit" && setup.excluded.empty())
+    return make_error(
+        ErrorCode::kInvalidArgument,
+        "/params/bias_correction: \"fit\" adjusts the classes in exclude_classes, which is empty");
+  return explicit_bias(p.value("class_bias", nlohmann::json::object()),
+                       setup.data->test.num_classes)
+      .status();
 }
 
 bool every_input_known(const plugin::StageContext& ctx) {
@@ -135,10 +143,6 @@ Status DistillStage::run(plugin::StageContext& ctx) {
   Model& student = setup.student;
   const auto& data = setup.data;
   const std::string bias_mode = p.value("bias_correction", "none");
-  if (bias_mode == "fit" && excluded.empty())
-    return make_error(
-        ErrorCode::kInvalidArgument,
-        "/params/bias_correction: \"fit\" adjusts the classes in exclude_classes, which is empty");
 
   nlohmann::json metrics;
   if (p.value("init", "random") == "teacher") {

@@ -453,6 +453,25 @@ TEST_F(CliDistill, MistakeInALateStageIsFoundBeforeEarlierStagesTrain) {
   EXPECT_EQ(ok.code, 0) << ok.out;
 }
 
+TEST_F(CliDistill, BiasSettingsAreCheckedBeforeTraining) {
+  json r = untrained_recipe({{"arch", "mlp"}, {"hidden", {64}}}, {{{"type", "kd"}}});
+  r["stages"][0]["params"]["class_bias"] = {{"12", 3.5}};
+  Result v = run_cli("validate " + write("bias.json", r));
+  EXPECT_EQ(v.code, 2) << v.out;
+  EXPECT_NE(v.out.find("stage 'kd' (distill): /params/class_bias/12: expected a class index in "
+                       "[0, 10), found \"12\""),
+            std::string::npos)
+      << v.out;
+  r["stages"][0]["params"].erase("class_bias");
+  r["stages"][0]["params"]["bias_correction"] = "fit";
+  Result f = run_cli("validate " + write("bias.json", r));
+  EXPECT_EQ(f.code, 2) << f.out;
+  EXPECT_NE(f.out.find("/params/bias_correction: \"fit\" adjusts the classes in exclude_classes, "
+                       "which is empty"),
+            std::string::npos)
+      << f.out;
+}
+
 TEST_F(CliDistill, TeacherWithOtherClassCountIsAClearError) {
   const json kd = {{{"type", "kd"}}};
   // Fewer outputs than the data has classes: the recipe is invalid, nothing runs.
