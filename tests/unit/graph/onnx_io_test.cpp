@@ -428,7 +428,9 @@ TEST_F(OnnxIoTest, TensorFilesRoundTripEveryDtype) {
       Tensor(DType::kFloat32, {0, 4}),
   };
   for (size_t i = 0; i < tensors.size(); ++i) {
-    const std::string p = path("t" + std::to_string(i) + ".pb");
+    std::string name = "t";  // appended, not "t" + ...: GCC 12 warns falsely (-Wrestrict) on that
+    name += std::to_string(i) + ".pb";
+    const std::string p = path(name);
     ASSERT_TRUE(save_tensor_pb(tensors[i], p).ok());
     auto loaded = load_tensor_pb(p);
     ASSERT_TRUE(loaded.ok()) << loaded.status().message();
