@@ -16,7 +16,6 @@
 // process's peak RSS. bench/pytorch_baseline.py --distill runs the same epoch in PyTorch and
 // bench/compare_pytorch.sh runs both.
 #include <benchmark/benchmark.h>
-#include <sys/resource.h>
 
 #include <chrono>
 #include <cmath>
@@ -24,6 +23,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "bench_support.h"
 #include "nlohmann/json.hpp"
 #include "retort/arch/build_model.h"
 #include "retort/data/batch_loader.h"
@@ -33,6 +33,7 @@
 namespace {
 
 using namespace retort;
+using bench::or_die;
 
 constexpr int64_t kBatch = 128;
 constexpr int64_t kTransferImages = 10000;
@@ -41,24 +42,8 @@ constexpr float kAlpha = 0.9f;
 constexpr float kLr = 0.01f;
 constexpr float kMomentum = 0.9f;
 
-template <typename T>
-T or_die(Expected<T> e, const char* what) {
-  if (!e.ok()) {
-    std::fprintf(stderr, "bench_distill: %s: %s\n", what, e.status().message().c_str());
-    std::exit(1);
-  }
-  return std::move(e).value();
-}
-
 const data::Dataset& transfer_set() {
-  static const data::Dataset set = [] {
-    const char* env = std::getenv("RETORT_FASHION_MNIST_DIR");
-    const std::string dir = env ? env : "/usr/share/datasets/fashion-mnist";
-    auto all = or_die(data::load_idx_dataset(dir + "/train-images-idx3-ubyte.gz",
-                                             dir + "/train-labels-idx1-ubyte.gz", "train"),
-                      "loading Fashion-MNIST");
-    return or_die(data::slice(all, 0, kTransferImages), "slicing");
-  }();
+  static const data::Dataset set = [] { return bench::fashion_train_slice(kTransferImages); }();
   return set;
 }
 
@@ -121,9 +106,7 @@ void BM_DistillEpoch(benchmark::State& state, bool cached) {
     return;
   }
   state.SetItemsProcessed(steps * kBatch);
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  state.counters["peak_rss_mb"] = static_cast<double>(usage.ru_maxrss) / 1024.0;
+  state.counters["peak_rss_mb"] = bench::peak_rss_mb();
   state.counters["steps_per_epoch"] = static_cast<double>(loader->batches_per_epoch());
   state.counters["final_loss"] = loss;
   if (cached) state.counters["teacher_cache_s"] = cache_seconds;

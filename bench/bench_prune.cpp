@@ -21,6 +21,7 @@
 #include <ctime>
 #include <random>
 
+#include "bench_support.h"
 #include "nlohmann/json.hpp"
 #include "retort/arch/build_model.h"
 #include "retort/engine/flops.h"
@@ -30,6 +31,7 @@
 namespace {
 
 using namespace retort;
+using bench::or_die;
 
 constexpr int64_t kBatch = 128;
 
@@ -37,15 +39,6 @@ double process_cpu_ms() {
   timespec t{};
   clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
   return static_cast<double>(t.tv_sec) * 1e3 + static_cast<double>(t.tv_nsec) * 1e-6;
-}
-
-template <typename T>
-T or_die(Expected<T> e, const char* what) {
-  if (!e.ok()) {
-    std::fprintf(stderr, "bench_prune: %s: %s\n", what, e.status().message().c_str());
-    std::exit(1);
-  }
-  return std::move(e).value();
 }
 
 Model dense_cnn() {

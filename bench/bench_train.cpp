@@ -3,12 +3,12 @@
 // with momentum. items_per_second is images/s; peak_rss_mb is the process's peak RSS.
 // bench/pytorch_baseline.py runs the same step in PyTorch; bench/compare_pytorch.sh runs both.
 #include <benchmark/benchmark.h>
-#include <sys/resource.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
+#include "bench_support.h"
 #include "nlohmann/json.hpp"
 #include "retort/arch/build_model.h"
 #include "retort/data/dataset.h"
@@ -19,29 +19,16 @@
 namespace {
 
 using namespace retort;
+using bench::or_die;
 
 constexpr int64_t kBatch = 128;
 constexpr int kBatchesInRotation = 8;
 constexpr float kTemperature = 4.0f;
 constexpr float kAlpha = 0.5f;
 
-template <typename T>
-T or_die(Expected<T> e, const char* what) {
-  if (!e.ok()) {
-    std::fprintf(stderr, "bench_train: %s: %s\n", what, e.status().message().c_str());
-    std::exit(1);
-  }
-  return std::move(e).value();
-}
-
 const data::Dataset& images() {
   static const data::Dataset set = [] {
-    const char* env = std::getenv("RETORT_FASHION_MNIST_DIR");
-    const std::string dir = env ? env : "/usr/share/datasets/fashion-mnist";
-    auto all = or_die(data::load_idx_dataset(dir + "/train-images-idx3-ubyte.gz",
-                                             dir + "/train-labels-idx1-ubyte.gz", "train"),
-                      "loading Fashion-MNIST");
-    return or_die(data::slice(all, 0, kBatch * kBatchesInRotation), "slicing");
+    return bench::fashion_train_slice(kBatch * kBatchesInRotation);
   }();
   return set;
 }
@@ -49,13 +36,15 @@ const data::Dataset& images() {
 nlohmann::json student_spec(const std::string& kind) {
   if (kind == "mlp") return {{"arch", "mlp"}, {"hidden", {256, 256}}};
   return {{"arch", "cnn"},
-          {"blocks", {{{"conv", 32}, {"kernel", 3}, {"pad", "valid"}, {"pool", 2}},
-                      {{"conv", 64}, {"kernel", 3}, {"pad", "valid"}, {"pool", 2}}}},
+          {"blocks",
+           {{{"conv", 32}, {"kernel", 3}, {"pad", "valid"}, {"pool", 2}},
+            {{"conv", 64}, {"kernel", 3}, {"pad", "valid"}, {"pool", 2}}}},
           {"fc", {128}}};
 }
 
 void BM_KdStep(benchmark::State& state, const std::string& kind) {
-  Model teacher = or_die(arch::build_model({{"arch", "mlp"}, {"hidden", {1200, 1200}}}, 1), "teacher");
+  Model teacher =
+      or_die(arch::build_model({{"arch", "mlp"}, {"hidden", {1200, 1200}}}, 1), "teacher");
   Model student = or_die(arch::build_model(student_spec(kind), 2), "student");
   engine::PlanOptions frozen;
   frozen.batch = kBatch;
@@ -87,13 +76,17 @@ void BM_KdStep(benchmark::State& state, const std::string& kind) {
     optimizer->step(sgd.lr);
   }
   state.SetItemsProcessed(state.iterations() * kBatch);
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  state.counters["peak_rss_mb"] = static_cast<double>(usage.ru_maxrss) / 1024.0;
+  state.counters["peak_rss_mb"] = bench::peak_rss_mb();
 }
 
-BENCHMARK_CAPTURE(BM_KdStep, mlp, std::string("mlp"))->Name("BM_KdStep/mlp")->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK_CAPTURE(BM_KdStep, cnn, std::string("cnn"))->Name("BM_KdStep/cnn")->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_KdStep, mlp, std::string("mlp"))
+    ->Name("BM_KdStep/mlp")
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK_CAPTURE(BM_KdStep, cnn, std::string("cnn"))
+    ->Name("BM_KdStep/cnn")
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 }  // namespace
 

@@ -1,15 +1,13 @@
 // retort plot: an SVG plot from a small JSON description (the tables of recipes/benchmarks
 // README files are plotted with it).
-#include <unistd.h>
-
 #include <cstdio>
-#include <filesystem>
 #include <fstream>
 #include <sstream>
 
 #include "args.h"
 #include "commands.h"
 #include "nlohmann/json.hpp"
+#include "retort/exec/artifact_store.h"
 #include "retort/report/svg_plot.h"
 
 namespace retort::cli {
@@ -60,24 +58,6 @@ Expected<std::vector<report::PlotSeries>> parse_series(const nlohmann::json& spe
   return out;
 }
 
-Status write_atomically(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp-" + std::to_string(getpid());
-  {
-    std::ofstream out(tmp, std::ios::binary);
-    out << text;
-    if (!out.flush())
-      return make_error(ErrorCode::kIo, "cannot write '", tmp,
-                        "'; check that the folder exists and is writable");
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::filesystem::remove(tmp, ec);
-    return make_error(ErrorCode::kIo, "cannot rename '", tmp, "' to '", path, "'");
-  }
-  return Status::Ok();
-}
-
 }  // namespace
 
 int cmd_plot(int argc, char** argv) {
@@ -106,7 +86,8 @@ int cmd_plot(int argc, char** argv) {
   options.mark_pareto = spec.value("mark_pareto", false);
   options.width = spec.value("width", options.width);
   options.height = spec.value("height", options.height);
-  if (Status s = write_atomically(args->get("--out"), report::svg_plot(*series, options)); !s.ok())
+  if (Status s = exec::write_file_atomic(args->get("--out"), report::svg_plot(*series, options));
+      !s.ok())
     return fail(s, kExitFailed);
   return kExitOk;
 }

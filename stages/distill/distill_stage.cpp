@@ -111,12 +111,6 @@ Status prepare(plugin::StageContext& ctx, DistillSetup& setup) {
       .status();
 }
 
-bool every_input_known(const plugin::StageContext& ctx) {
-  for (size_t i = 0; i < ctx.input_count("teacher"); ++i)
-    if (!ctx.input_known("teacher", i)) return false;
-  return ctx.input_known("student");
-}
-
 }  // namespace
 
 Status DistillStage::check(plugin::StageContext& ctx) {
@@ -124,7 +118,7 @@ Status DistillStage::check(plugin::StageContext& ctx) {
   distill::DistillOptions options;
   RETORT_RETURN_IF_ERROR(distill::parse_loss_terms(
       ctx.params().value("losses", nlohmann::json::array()), "/params", options));
-  if (!every_input_known(ctx)) return Status::Ok();
+  if (!ctx.inputs_known("teacher") || !ctx.inputs_known("student")) return Status::Ok();
   DistillSetup setup;
   RETORT_RETURN_IF_ERROR(prepare(ctx, setup));
   // The distilled student has the student's graph: downstream checks can use it.

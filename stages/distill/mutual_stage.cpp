@@ -21,10 +21,8 @@ const char* const kMutualSchema = R"json({
 
 Status MutualStage::check(plugin::StageContext& ctx) {
   // Mutual learning keeps every student's graph: pass them on for the checks downstream.
-  const size_t count = ctx.input_count("students");
-  for (size_t i = 0; i < count; ++i)
-    if (!ctx.input_known("students", i)) return Status::Ok();
-  for (size_t i = 0; i < count; ++i) {
+  if (!ctx.inputs_known("students")) return Status::Ok();
+  for (size_t i = 0; i < ctx.input_count("students"); ++i) {
     RETORT_ASSIGN_OR_RETURN(Model m, ctx.load_model("students", i));
     RETORT_RETURN_IF_ERROR(ctx.save_model("models", m, static_cast<int>(i)));
     if (i == 0) RETORT_RETURN_IF_ERROR(ctx.save_model("model", m));

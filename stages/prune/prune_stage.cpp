@@ -159,7 +159,7 @@ Status PruneStage::check(plugin::StageContext& ctx) {
   prune::PruneConfig config;
   prune::FineTune ft;
   RETORT_RETURN_IF_ERROR(parse_params(ctx, config, ft));
-  if (!ctx.input_known("model")) return Status::Ok();
+  if (!ctx.inputs_known("model")) return Status::Ok();
   RETORT_ASSIGN_OR_RETURN(Model model, ctx.load_model("model"));
   if (config.method == prune::Method::kStructured) {
     // The kept channel counts follow from the ratios and the graph alone, not from the
@@ -171,10 +171,7 @@ Status PruneStage::check(plugin::StageContext& ctx) {
     RETORT_RETURN_IF_ERROR(prune::select_layers(model, config.layers, "/params/layers").status());
   }
   const size_t count = ctx.input_count("teacher");
-  bool teachers_known = count > 0;
-  for (size_t i = 0; i < count; ++i)
-    teachers_known = teachers_known && ctx.input_known("teacher", i);
-  if (teachers_known) {
+  if (count > 0 && ctx.inputs_known("teacher")) {
     std::vector<Model> teachers;
     for (size_t i = 0; i < count; ++i) {
       RETORT_ASSIGN_OR_RETURN(Model t, ctx.load_model("teacher", i));

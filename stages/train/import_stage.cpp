@@ -43,7 +43,7 @@ Expected<Model> imported_model(plugin::StageContext& ctx, const data::Dataset& t
 }  // namespace
 
 Status ImportStage::check(plugin::StageContext& ctx) {
-  if (!ctx.input_known("model")) return Status::Ok();
+  if (!ctx.inputs_known("model")) return Status::Ok();
   RETORT_ASSIGN_OR_RETURN(auto data, data::load_data_section(ctx.data()));
   RETORT_ASSIGN_OR_RETURN(Model model, imported_model(ctx, data->test));
   return ctx.save_model("model", model);

@@ -18,7 +18,7 @@ const char* const kTrainSchema = R"json({
 
 Status TrainStage::check(plugin::StageContext& ctx) {
   // Training keeps the graph: pass the model on for the checks downstream.
-  if (!ctx.input_known("model")) return Status::Ok();
+  if (!ctx.inputs_known("model")) return Status::Ok();
   RETORT_ASSIGN_OR_RETURN(Model model, ctx.load_model("model"));
   return ctx.save_model("model", model);
 }

@@ -16,7 +16,7 @@ constexpr int64_t kParallelUpdate = int64_t{1} << 15;
 class Sgd final : public Optimizer {
  public:
   Sgd(const OptimizerConfig& c, std::vector<Parameter> params)
-      : Optimizer(c.clip_grad_norm, params), c_(c), params_(std::move(params)) {
+      : Optimizer(c.clip_grad_norm, std::move(params)), c_(c) {
     if (c_.momentum != 0.0f)
       for (const Parameter& p : params_) velocity_.emplace_back(DType::kFloat32, p.value.shape);
   }
@@ -51,14 +51,13 @@ class Sgd final : public Optimizer {
 
  private:
   OptimizerConfig c_;
-  std::vector<Parameter> params_;
   std::vector<Tensor> velocity_;
 };
 
 class AdamW final : public Optimizer {
  public:
   AdamW(const OptimizerConfig& c, std::vector<Parameter> params)
-      : Optimizer(c.clip_grad_norm, params), c_(c), params_(std::move(params)) {
+      : Optimizer(c.clip_grad_norm, std::move(params)), c_(c) {
     for (const Parameter& p : params_) {
       m_.emplace_back(DType::kFloat32, p.value.shape);
       v_.emplace_back(DType::kFloat32, p.value.shape);
@@ -87,24 +86,22 @@ class AdamW final : public Optimizer {
 
  private:
   OptimizerConfig c_;
-  std::vector<Parameter> params_;
   std::vector<Tensor> m_, v_;
   int64_t t_ = 0;
 };
 
 }  // namespace
 
-Optimizer::Optimizer(float clip_grad_norm, const std::vector<Parameter>& parameters)
-    : clip_grad_norm_(clip_grad_norm) {
-  for (const Parameter& p : parameters) grads_.push_back(p.grad);
-}
+Optimizer::Optimizer(float clip_grad_norm, std::vector<Parameter> parameters)
+    : params_(std::move(parameters)), clip_grad_norm_(clip_grad_norm) {}
 
 void Optimizer::step(float lr) {
   if (clip_grad_norm_ > 0) {
     // Sum of squares in double over fixed chunks, added in order: the same norm for the same
     // gradients whatever the thread count (an OpenMP reduction combines in arrival order).
     double sum = 0;
-    for (const View& g : grads_) {
+    for (const Parameter& p : params_) {
+      const View& g = p.grad;
       constexpr int64_t kChunks = 64;
       std::array<double, kChunks> partial{};
       const float* d = g.data;
@@ -121,7 +118,8 @@ void Optimizer::step(float lr) {
     last_grad_norm_ = static_cast<float>(std::sqrt(sum));
     if (last_grad_norm_ > clip_grad_norm_) {
       const float scale = clip_grad_norm_ / last_grad_norm_;
-      for (const View& g : grads_) {
+      for (const Parameter& p : params_) {
+        const View& g = p.grad;
         float* d = g.data;
         const int64_t n = g.numel();
 #pragma omp parallel for simd schedule(static) if (n > kParallelUpdate)

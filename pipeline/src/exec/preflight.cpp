@@ -10,6 +10,7 @@
 #include <string>
 #include <system_error>
 
+#include "retort/exec/artifact_store.h"
 #include "retort/exec/host.h"
 
 namespace retort::exec {
@@ -38,17 +39,17 @@ std::vector<const recipe::StageSpec*> graph_order(const recipe::Recipe& recipe) 
   return order;
 }
 
-// The models a check wrote for `port`: "<port>.onnx", or "<port>.0.onnx", "<port>.1.onnx", ...
-std::vector<std::string> checked_outputs(const fs::path& dir, const std::string& port) {
-  std::error_code ec;
-  if (fs::exists(dir / (port + ".onnx"), ec)) return {(dir / (port + ".onnx")).string()};
-  std::vector<std::string> paths;
-  for (size_t i = 0;; ++i) {
-    fs::path p = dir / (port + "." + std::to_string(i) + ".onnx");
-    if (!fs::exists(p, ec)) break;
-    paths.push_back(p.string());
-  }
-  return paths;
+// The models the check of stage `id` wrote for its output `port` (the same file names as a
+// run's outputs), or none when it wrote none.
+std::vector<std::string> checked_outputs(const fs::path& dir, const recipe::Recipe& recipe,
+                                         const plugin::StageRegistry& registry,
+                                         const recipe::InputRef& ref) {
+  const recipe::StageSpec* upstream = recipe.stage(ref.stage);
+  const plugin::StageType* type = upstream ? registry.find(upstream->type) : nullptr;
+  const plugin::PortInfo* port = type ? type->output(ref.port) : nullptr;
+  if (port == nullptr) return {};
+  auto files = port_files((dir / ref.stage).string(), *port);
+  return files.ok() ? std::move(files).value() : std::vector<std::string>{};
 }
 
 class TempDir {
@@ -98,7 +99,7 @@ std::vector<recipe::Diagnostic> check_stages(const recipe::Recipe& recipe,
       std::vector<BoundInput>& bound = run.inputs[port];
       for (const recipe::InputRef& ref : refs) {
         if (!ref.stage.empty()) {
-          std::vector<std::string> paths = checked_outputs(tmp.path() / ref.stage, ref.port);
+          std::vector<std::string> paths = checked_outputs(tmp.path(), recipe, registry, ref);
           if (paths.empty()) bound.push_back({});  // produced at run time: unknown here
           for (const std::string& p : paths) bound.push_back({p, ""});
           continue;

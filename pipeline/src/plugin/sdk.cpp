@@ -85,10 +85,14 @@ bool StageContext::checking() const {
   return host_->checking && host_->checking(run_) != 0;
 }
 
-bool StageContext::input_known(std::string_view port, size_t index) const {
-  if (!input_path(port, index).empty()) return true;
-  std::string p(port);
-  return host_->model_spec_json && host_->model_spec_json(run_, p.c_str(), index) != nullptr;
+bool StageContext::inputs_known(std::string_view port) const {
+  const std::string p(port);
+  for (size_t i = 0; i < input_count(port); ++i) {
+    const bool spec =
+        host_->model_spec_json && host_->model_spec_json(run_, p.c_str(), i) != nullptr;
+    if (!spec && input_path(port, i).empty()) return false;
+  }
+  return true;
 }
 
 std::string StageContext::input_path(std::string_view port, size_t index) const {

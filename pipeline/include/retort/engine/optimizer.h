@@ -44,13 +44,13 @@ class Optimizer {
                                                      std::vector<Parameter> parameters);
 
  protected:
-  Optimizer(float clip_grad_norm, const std::vector<Parameter>& parameters);
+  Optimizer(float clip_grad_norm, std::vector<Parameter> parameters);
   virtual void update(float lr) = 0;
+  std::vector<Parameter> params_;  // the plan's parameters, in a fixed order
 
  private:
   float clip_grad_norm_ = 0.0f;
   float last_grad_norm_ = 0.0f;
-  std::vector<View> grads_;
 };
 
 }  // namespace retort::engine

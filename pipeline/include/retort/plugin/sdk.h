@@ -59,9 +59,9 @@ class StageContext {
   size_t input_count(std::string_view port) const;
   // True inside Stage::check (see below).
   bool checking() const;
-  // Whether a model is bound to the input. Always true in run(); in check() false for an
-  // input that an upstream stage produces and whose check did not pass a model on.
-  bool input_known(std::string_view port, size_t index = 0) const;
+  // Whether every value bound to the input port is known. Always true in run(); in check()
+  // false when an upstream stage produces one of them and its check did not pass a model on.
+  bool inputs_known(std::string_view port) const;
   // The model bound to an input: its ONNX artifact loaded, or built from the recipe's model
   // spec (with this stage's seed) when the input names a recipe model.
   Expected<Model> load_model(std::string_view port, size_t index = 0) const;
@@ -95,7 +95,7 @@ class Stage {
   virtual Status run(StageContext& ctx) = 0;
   // Called before any stage of the recipe runs (retort validate, and retort run before its
   // first stage): check what can be checked without training, on the inputs that are known
-  // (input_known), and save_model() the outputs whose graph is known (untrained weights are
+  // (inputs_known), and save_model() the outputs whose graph is known (untrained weights are
   // fine) so that the stages downstream can check theirs. Must be cheap. The default checks
   // nothing.
   virtual Status check(StageContext& ctx) {
