@@ -125,7 +125,8 @@ Status Plan::Impl::build(Model& model) {
       step.inputs.push_back(v);
     }
     contexts.push_back(KernelContext{node, std::move(shapes), std::move(constants), cpu_engine(),
-                                     stream, node_seed + n * 0xBF58476D1CE4E5B9ULL});
+                                     stream, node_seed + n * 0xBF58476D1CE4E5B9ULL,
+                                     &model.metadata});
     RETORT_ASSIGN_OR_RETURN(KernelFactory factory, find_kernel_factory(node));
     RETORT_ASSIGN_OR_RETURN(step.kernel, factory(contexts.back()));
     for (size_t i = 0; i < node.inputs.size(); ++i) {

@@ -6,6 +6,7 @@
 // every step and must not allocate or create primitives (see oneDNN's cnn_training_f32).
 #pragma once
 
+#include <map>
 #include <memory>
 #include <span>
 #include <string>
@@ -36,6 +37,8 @@ struct KernelContext {
   dnnl::engine& engine;
   dnnl::stream& stream;
   uint64_t seed = 0;                     // for stochastic ops (Dropout)
+  // The model's metadata (e.g. kQuantizationKey: bit ranges and observers of QuantizeLinear).
+  const std::map<std::string, std::string>* metadata = nullptr;
 };
 
 // Buffers handed to bind(). Gradient views are null where no gradient is needed.

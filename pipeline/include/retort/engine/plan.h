@@ -29,6 +29,11 @@ struct PlanOptions {
   std::vector<std::string> grad_values;
   bool input_grads = false;   // also compute gradients of the graph inputs
   uint64_t seed = 0;          // Dropout masks
+  // Inference only (backward = false): run QuantizeLinear/DequantizeLinear patterns around
+  // Conv, Gemm and MatMul on oneDNN int8 primitives instead of simulating them in float32.
+  // Weights are quantized when the plan is compiled, so use it only for plans whose weights
+  // do not change while the plan lives (evaluation, speed measurement).
+  bool lower_int8 = false;
 };
 
 struct Parameter {

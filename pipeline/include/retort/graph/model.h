@@ -90,6 +90,14 @@ struct Graph {
 
 // Metadata key: a JSON list of float initializers that are constants, never trained.
 inline constexpr const char* kConstantsKey = "retort.constants";
+// Metadata key: a JSON object describing the QuantizeLinear nodes retort inserted, keyed by
+// node name: {"qmin": -8, "qmax": 7, "observer": "none" | "minmax" | "ema", "momentum": 0.01,
+// "freeze_step": -1}. qmin/qmax narrow the zero point type's range (bit widths below 8); the
+// observer updates the node's scale and zero point in training-mode forwards (minmax: from
+// this batch alone, the way weights are observed; ema: a moving average of batch ranges) until
+// `freeze_step` training forwards have run (-1: never frozen). Nodes without an entry follow
+// plain ONNX semantics.
+inline constexpr const char* kQuantizationKey = "retort.quantization";
 
 struct Model {
   Graph graph;
