@@ -28,6 +28,8 @@ const std::map<std::string, KernelFactory, std::less<>>& registry() {
       {"GlobalAveragePool", &create_global_average_pool_kernel},
       {"Pad", &create_pad_kernel},
       {"BatchNormalization", &create_batch_normalization_kernel},
+      {"QuantizeLinear", &create_quantize_linear_kernel},
+      {"DequantizeLinear", &create_dequantize_linear_kernel},
   };
   return kRegistry;
 }

@@ -29,6 +29,7 @@ namespace fs = std::filesystem;
 struct NodeCase {
   const char* name;
   bool int_as_float = false;
+  bool codes_as_float = false;  // int8/uint8 outputs (QuantizeLinear codes) compared as floats
 };
 
 void PrintTo(const NodeCase& c, std::ostream* os) {
@@ -89,7 +90,9 @@ TEST_P(OnnxNodeTest, MatchesReferenceOutputs) {
   }
   g.inputs = kept;
   for (Tensor& e : expected)
-    if (c.int_as_float && e.dtype() == DType::kInt32) e = int_to_float(e);
+    if ((c.int_as_float && e.dtype() == DType::kInt32) ||
+        (c.codes_as_float && (e.dtype() == DType::kInt8 || e.dtype() == DType::kUInt8)))
+      e = int_to_float(e);
 
   auto plan = engine::Plan::compile(*model, engine::PlanOptions{});
   ASSERT_TRUE(plan.ok()) << plan.status().message();
@@ -259,6 +262,12 @@ const NodeCase kCases[] = {
     {"test_constant_pad"},
     {"test_edge_pad", /*int_as_float=*/true},
     {"test_reflect_pad", /*int_as_float=*/true},
+    // QuantizeLinear / DequantizeLinear (codes are float32 inside the engine; the uint8 input
+    // of the Dequantize cases becomes a constant initializer, as an exported weight is)
+    {"test_quantizelinear", false, /*codes_as_float=*/true},
+    {"test_quantizelinear_axis", false, /*codes_as_float=*/true},
+    {"test_dequantizelinear"},
+    {"test_dequantizelinear_axis"},
 };
 
 INSTANTIATE_TEST_SUITE_P(Node, OnnxNodeTest, ::testing::ValuesIn(kCases),

@@ -27,5 +27,7 @@ Expected<std::unique_ptr<Kernel>> create_average_pool_kernel(const KernelContext
 Expected<std::unique_ptr<Kernel>> create_global_average_pool_kernel(const KernelContext& ctx);  // pooling.cpp
 Expected<std::unique_ptr<Kernel>> create_pad_kernel(const KernelContext& ctx);  // pad.cpp
 Expected<std::unique_ptr<Kernel>> create_batch_normalization_kernel(const KernelContext& ctx);  // batch_norm.cpp
+Expected<std::unique_ptr<Kernel>> create_quantize_linear_kernel(const KernelContext& ctx);  // quantize_linear.cpp
+Expected<std::unique_ptr<Kernel>> create_dequantize_linear_kernel(const KernelContext& ctx);  // quantize_linear.cpp
 
 }  // namespace retort::engine
