@@ -5,6 +5,7 @@
 #include <set>
 #include <unordered_map>
 
+#include "engine/int8/region.h"
 #include "retort/engine/dnnl_util.h"
 
 namespace retort::engine {
@@ -66,6 +67,8 @@ struct Plan::Impl {
   std::vector<Parameter> parameters;
   std::vector<View> zero_on_forward;   // external gradients, reset by each training forward
   std::vector<View> zero_on_backward;  // internal accumulators
+  std::vector<std::shared_ptr<const int8::Region>> int8_regions;  // region nodes' kernels
+  Int8Lowering int8_report;
 
   int add_value(const std::string& name) {
     index[name] = static_cast<int>(values.size());
@@ -105,6 +108,15 @@ Status Plan::Impl::build(Model& model) {
 
   // Create every kernel; this is where shapes are inferred and attributes validated.
   nodes = graph.nodes;
+  if (options.lower_int8) {
+    if (options.backward)
+      return make_error(ErrorCode::kInvalidArgument,
+                        "lower_int8 is for inference plans only (backward must be off)");
+    RETORT_ASSIGN_OR_RETURN(int8::Lowered lowered, int8::lower(model));
+    nodes = std::move(lowered.nodes);
+    int8_regions = std::move(lowered.regions);
+    int8_report = std::move(lowered.report);
+  }
   steps.resize(nodes.size());
   uint64_t node_seed = options.seed * 0x9E3779B97F4A7C15ULL + 1;
   for (size_t n = 0; n < nodes.size(); ++n) {
@@ -127,8 +139,13 @@ Status Plan::Impl::build(Model& model) {
     contexts.push_back(KernelContext{node, std::move(shapes), std::move(constants), cpu_engine(),
                                      stream, node_seed + n * 0xBF58476D1CE4E5B9ULL,
                                      &model.metadata});
-    RETORT_ASSIGN_OR_RETURN(KernelFactory factory, find_kernel_factory(node));
-    RETORT_ASSIGN_OR_RETURN(step.kernel, factory(contexts.back()));
+    if (const int region = int8::region_index(node); region >= 0) {
+      RETORT_ASSIGN_OR_RETURN(step.kernel,
+                              int8::create_region_kernel(contexts.back(), *int8_regions[region]));
+    } else {
+      RETORT_ASSIGN_OR_RETURN(KernelFactory factory, find_kernel_factory(node));
+      RETORT_ASSIGN_OR_RETURN(step.kernel, factory(contexts.back()));
+    }
     for (size_t i = 0; i < node.inputs.size(); ++i) {
       if (step.inputs[i] == kNoValue && !node.inputs[i].empty() && step.kernel->runtime_input(i))
         return make_error(ErrorCode::kUnsupported, node.describe(), ": input ", i, " ('",
@@ -289,6 +306,7 @@ View Plan::output(size_t i) const { return impl_->values[impl_->graph_outputs.at
 View Plan::output_grad(size_t i) const { return impl_->values[impl_->graph_outputs.at(i)].grad; }
 const std::vector<Parameter>& Plan::parameters() const { return impl_->parameters; }
 int64_t Plan::batch() const { return impl_->options.batch; }
+const Int8Lowering& Plan::int8_lowering() const { return impl_->int8_report; }
 
 void Plan::forward(bool training) {
   for (NodeStep& step : impl_->steps) step.kernel->forward(training);

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "retort/core/status.h"
+#include "retort/engine/int8_lowering.h"
 #include "retort/engine/kernel.h"
 #include "retort/graph/model.h"
 
@@ -58,6 +59,8 @@ class Plan {
   View output_grad(size_t i = 0) const;
   const std::vector<Parameter>& parameters() const;
   int64_t batch() const;
+  // What PlanOptions::lower_int8 lowered (empty when it was off).
+  const Int8Lowering& int8_lowering() const;
 
   void forward(bool training);
   void backward();
