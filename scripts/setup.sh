@@ -34,3 +34,6 @@ if ((${#missing[@]})); then
 else
   echo "setup: all Debian packages present"
 fi
+
+# ONNX Runtime for Node into tests/ort (for the tests that run exported models in it).
+bash "$(dirname "$0")/setup_node.sh"
