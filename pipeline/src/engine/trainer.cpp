@@ -119,7 +119,8 @@ Expected<TrainSummary> train_classifier(Model& model, const data::Dataset& train
   return summary;
 }
 
-Expected<EvalResult> evaluate_classifier(Model& model, const data::Dataset& test, int64_t batch) {
+Expected<EvalResult> evaluate_classifier(Model& model, const data::Dataset& test, int64_t batch,
+                                         bool lower_int8) {
   RETORT_RETURN_IF_ERROR(check_model_fits(model, test));
   data::LoaderOptions lo;
   lo.batch_size = std::min<int64_t>(batch, std::max<int64_t>(1, test.size()));
@@ -127,6 +128,7 @@ Expected<EvalResult> evaluate_classifier(Model& model, const data::Dataset& test
   RETORT_ASSIGN_OR_RETURN(auto loader, data::BatchLoader::create(test, lo));
   PlanOptions po;
   po.batch = lo.batch_size;
+  po.lower_int8 = lower_int8;
   RETORT_ASSIGN_OR_RETURN(auto plan, Plan::compile(model, po));
   const View input = plan->input(0), logits = plan->output(0);
   if (logits.shape.size() != 2 || logits.shape[1] < test.num_classes)

@@ -158,9 +158,29 @@ std::vector<std::string> Model::learnable_parameters() const {
   return {learnable.begin(), learnable.end()};
 }
 
+namespace {
+
+// The integer weight codes of a quantized model (a DequantizeLinear's stored input): they are
+// parameters too, though training no longer updates them.
+std::vector<const Tensor*> quantized_weights(const Graph& g) {
+  std::vector<const Tensor*> out;
+  std::set<std::string> seen;
+  for (const Node& n : g.nodes) {
+    if (n.op_type != "DequantizeLinear" || !n.has_input(0) || seen.count(n.inputs[0])) continue;
+    auto it = g.initializers.find(n.inputs[0]);
+    if (it == g.initializers.end() || it->second.dtype() == DType::kFloat32) continue;
+    seen.insert(n.inputs[0]);
+    out.push_back(&it->second);
+  }
+  return out;
+}
+
+}  // namespace
+
 int64_t Model::parameter_count() const {
   int64_t n = 0;
   for (const std::string& name : learnable_parameters()) n += graph.initializers.at(name).numel();
+  for (const Tensor* t : quantized_weights(graph)) n += t->numel();
   return n;
 }
 
@@ -168,6 +188,8 @@ int64_t Model::nonzero_parameters() const {
   int64_t n = 0;
   for (const std::string& name : learnable_parameters())
     for (float v : graph.initializers.at(name).span<float>()) n += v != 0.0f ? 1 : 0;
+  for (const Tensor* t : quantized_weights(graph))
+    for (int64_t v : t->to_int64_vector()) n += v != 0 ? 1 : 0;
   return n;
 }
 

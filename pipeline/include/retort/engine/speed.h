@@ -17,6 +17,7 @@ struct SpeedReport {
 };
 
 // Runs `warmup` then `iterations` forwards at batch 1 (latency) and at `throughput_batch`.
+// QDQ models run on int8 kernels (PlanOptions::lower_int8).
 Expected<SpeedReport> measure_speed(Model& model, int iterations = 50, int64_t throughput_batch = 128,
                                     int warmup = 5);
 

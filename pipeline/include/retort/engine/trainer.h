@@ -72,8 +72,9 @@ struct EvalResult {
   std::vector<double> per_class_accuracy;  // NaN for a class absent from the data
 };
 
-// Inference-mode evaluation (dropout off, batch norm on running statistics).
+// Inference-mode evaluation (dropout off, batch norm on running statistics). QDQ patterns
+// run on int8 kernels unless `lower_int8` is false (then they are simulated in float32).
 Expected<EvalResult> evaluate_classifier(Model& model, const data::Dataset& test,
-                                         int64_t batch = 256);
+                                         int64_t batch = 256, bool lower_int8 = true);
 
 }  // namespace retort::engine

@@ -111,8 +111,9 @@ struct Model {
   // a constant by the op's definition (BatchNormalization's running mean/var, Dropout's ratio)
   // and that metadata kConstantsKey does not list (e.g. the baked-in normalisation). Sorted.
   std::vector<std::string> learnable_parameters() const;
-  int64_t parameter_count() const;     // elements of learnable_parameters()
-  int64_t nonzero_parameters() const;  // non-zero elements of learnable_parameters()
+  // Elements of learnable_parameters() plus the integer weight codes DequantizeLinear reads.
+  int64_t parameter_count() const;
+  int64_t nonzero_parameters() const;  // the non-zero ones of those
 };
 
 }  // namespace retort
