@@ -20,7 +20,9 @@ const char* const kEvaluateSchema = R"json({
     "throughput_batch": {"type": "integer", "minimum": 1, "default": 128},
     "per_class": {"type": "boolean", "default": false, "description": "report per-class accuracy"},
     "ensemble": {"type": "boolean", "default": false,
-                 "description": "also evaluate the models together (mean of their softmax), e.g. born-again generations"}
+                 "description": "also evaluate the models together (mean of their softmax), e.g. born-again generations"},
+    "baseline": {"type": "integer", "minimum": 0, "default": 0,
+                 "description": "index of the model the others are compared with (accuracy retained, compression ratio, speed-up), e.g. the teacher"}
   }
 })json";
 
@@ -86,6 +88,27 @@ Status EvaluateStage::run(plugin::StageContext& ctx) {
     RETORT_ASSIGN_OR_RETURN(engine::EvalResult eval, distill::evaluate_ensemble(ptrs, data->test));
     metrics["ensemble"] = {
         {"name", "ensemble"}, {"members", count}, {"accuracy", eval.accuracy}, {"loss", eval.loss}};
+  }
+  // Each model against the baseline (the teacher of a pipeline): what compression kept and won.
+  const auto baseline = static_cast<size_t>(p.value("baseline", int64_t{0}));
+  if (count > 1 && baseline >= count)
+    return make_error(ErrorCode::kInvalidArgument, "/params/baseline: ", baseline,
+                      " is not a model index; the stage has ", count, " models (0 to ", count - 1,
+                      ")");
+  if (count > 1) {
+    const nlohmann::json base = models[baseline];
+    for (nlohmann::json& m : models) {
+      m["accuracy_retained"] = base["accuracy"].get<double>() > 0
+                                   ? m["accuracy"].get<double>() / base["accuracy"].get<double>()
+                                   : 0.0;
+      if (m.contains("bytes") && base.contains("bytes") && m["bytes"].get<double>() > 0)
+        m["compression_ratio"] = base["bytes"].get<double>() / m["bytes"].get<double>();
+      if (m.contains("throughput") && base.contains("throughput") &&
+          base["throughput"].get<double>() > 0)
+        m["speedup"] = m["throughput"].get<double>() / base["throughput"].get<double>();
+    }
+    metrics["baseline"] = base["name"];
+    metrics["models"] = models;
   }
   // The most accurate model (ties: the first), so a sweep's report names its winner.
   const nlohmann::json* best = nullptr;
