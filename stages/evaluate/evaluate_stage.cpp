@@ -22,7 +22,7 @@ const char* const kEvaluateSchema = R"json({
     "ensemble": {"type": "boolean", "default": false,
                  "description": "also evaluate the models together (mean of their softmax), e.g. born-again generations"},
     "baseline": {"type": "integer", "minimum": 0, "default": 0,
-                 "description": "index of the model the others are compared with (accuracy retained, compression ratio, speed-up), e.g. the teacher"}
+                 "description": "index of the model the others are compared with (accuracy retained in percent, compression ratio, speed-up), e.g. the teacher"}
   }
 })json";
 
@@ -98,9 +98,10 @@ Status EvaluateStage::run(plugin::StageContext& ctx) {
   if (count > 1) {
     const nlohmann::json base = models[baseline];
     for (nlohmann::json& m : models) {
-      m["accuracy_retained"] = base["accuracy"].get<double>() > 0
-                                   ? m["accuracy"].get<double>() / base["accuracy"].get<double>()
-                                   : 0.0;
+      m["accuracy_retained"] =
+          base["accuracy"].get<double>() > 0
+              ? 100.0 * m["accuracy"].get<double>() / base["accuracy"].get<double>()
+              : 0.0;
       if (m.contains("bytes") && base.contains("bytes") && m["bytes"].get<double>() > 0)
         m["compression_ratio"] = base["bytes"].get<double>() / m["bytes"].get<double>();
       if (m.contains("throughput") && base.contains("throughput") &&

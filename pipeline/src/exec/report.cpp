@@ -129,6 +129,29 @@ std::string report_markdown(const recipe::Recipe& recipe, const RunResult& resul
     md << "| " << md_cell(s.id) << " | " << md_cell(s.type) << " | " << stage_status_name(s.status)
        << " | " << seconds << " | " << md_cell(key_metrics(s.metrics)) << " |\n";
   }
+  // Stages that compare models against a baseline (the evaluate stage of a pipeline) get a
+  // table of their own: what each step of the compression kept, saved and gained.
+  for (const StageOutcome& s : result.stages) {
+    if (!s.metrics.contains("baseline") || !s.metrics.contains("models")) continue;
+    md << "\n## " << md_cell(s.id) << ": every model against "
+       << md_cell(s.metrics["baseline"].get<std::string>()) << "\n\n";
+    md << "| model | accuracy | accuracy retained | bytes | compression | throughput (img/s) | "
+          "speed-up | latency (ms) |\n";
+    md << "|---|---:|---:|---:|---:|---:|---:|---:|\n";
+    const auto cell = [](const nlohmann::json& m, const char* key, const char* format) {
+      if (!m.contains(key) || !m[key].is_number()) return std::string("");
+      char text[64];
+      std::snprintf(text, sizeof text, format, m[key].get<double>());
+      return std::string(text);
+    };
+    for (const nlohmann::json& m : s.metrics["models"]) {
+      md << "| " << md_cell(m.value("name", std::string("?"))) << " | "
+         << cell(m, "accuracy", "%.4f") << " | " << cell(m, "accuracy_retained", "%.2f%%") << " | "
+         << cell(m, "bytes", "%.0f") << " | " << cell(m, "compression_ratio", "%.1fx") << " | "
+         << cell(m, "throughput", "%.0f") << " | " << cell(m, "speedup", "%.2fx") << " | "
+         << cell(m, "latency_ms_median", "%.3f") << " |\n";
+    }
+  }
   bool any_error = false;
   for (const StageOutcome& s : result.stages) {
     if (s.status != StageStatus::kFailed) continue;

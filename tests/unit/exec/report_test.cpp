@@ -55,5 +55,36 @@ TEST(Report, MarkdownTableAndErrors) {
   EXPECT_EQ(j["stages"][1]["error"], "stage 'e|x' (export): disk full");
 }
 
+TEST(Report, ModelsAgainstABaselineGetTheirOwnTable) {
+  recipe::Recipe recipe = testing::make_recipe({}, "pipeline");
+  RunResult result;
+  result.out_dir = "runs/p";
+  nlohmann::json metrics = {{"baseline", "teacher.model"},
+                            {"models",
+                             {{{"name", "teacher.model"},
+                               {"accuracy", 0.91},
+                               {"accuracy_retained", 100.0},
+                               {"bytes", 3300000},
+                               {"compression_ratio", 1.0},
+                               {"throughput", 14000.0},
+                               {"speedup", 1.0},
+                               {"latency_ms_median", 0.62}},
+                              {{"name", "int8.model"},
+                               {"accuracy", 0.8945},
+                               {"accuracy_retained", 98.297},
+                               {"bytes", 66695},
+                               {"compression_ratio", 49.48},
+                               {"throughput", 118561.0},
+                               {"speedup", 8.22},
+                               {"latency_ms_median", 0.132}}}}};
+  result.stages = {StageOutcome{"evaluate", "evaluate", StageStatus::kRan, 3.0, metrics, ""}};
+  const std::string md = report_markdown(recipe, result);
+  EXPECT_TRUE(contains(md, "## evaluate: every model against teacher.model"));
+  EXPECT_TRUE(contains(
+      md, "| teacher.model | 0.9100 | 100.00% | 3300000 | 1.0x | 14000 | 1.00x | 0.620 |"));
+  EXPECT_TRUE(
+      contains(md, "| int8.model | 0.8945 | 98.30% | 66695 | 49.5x | 118561 | 8.22x | 0.132 |"));
+}
+
 }  // namespace
 }  // namespace retort::exec
