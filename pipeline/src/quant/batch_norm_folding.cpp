@@ -4,23 +4,13 @@
 #include <map>
 #include <set>
 
+#include "graph_queries.h"
+
 namespace retort::quant {
 namespace {
 
-std::map<std::string, int> consumer_counts(const Graph& g) {
-  std::map<std::string, int> counts;
-  for (const Node& n : g.nodes)
-    for (const std::string& in : n.inputs)
-      if (!in.empty()) ++counts[in];
-  for (const ValueInfo& out : g.outputs) ++counts[out.name];
-  return counts;
-}
-
 const Tensor* float_initializer(const Graph& g, const Node& n, size_t i) {
-  if (!n.has_input(i)) return nullptr;
-  auto it = g.initializers.find(n.inputs[i]);
-  return it != g.initializers.end() && it->second.dtype() == DType::kFloat32 ? &it->second
-                                                                             : nullptr;
+  return n.has_input(i) ? quant::float_initializer(g, n.inputs[i]) : nullptr;
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "graph_queries.h"
 #include "retort/graph/fold_constants.h"
 
 namespace retort::quant {
@@ -15,21 +16,6 @@ namespace {
 const std::set<std::string, std::less<>> kInt8Ops = {"Conv", "Gemm", "MatMul"};
 // Ops that commute with quantization: an int8 engine runs them on the codes directly.
 const std::set<std::string, std::less<>> kTransparentOps = {"MaxPool", "Flatten", "Reshape"};
-
-std::map<std::string, int> consumer_counts(const Graph& g) {
-  std::map<std::string, int> counts;
-  for (const Node& n : g.nodes)
-    for (const std::string& in : n.inputs)
-      if (!in.empty()) ++counts[in];
-  for (const ValueInfo& out : g.outputs) ++counts[out.name];
-  return counts;
-}
-
-const Tensor* float_initializer(const Graph& g, const std::string& name) {
-  auto it = g.initializers.find(name);
-  return it != g.initializers.end() && it->second.dtype() == DType::kFloat32 ? &it->second
-                                                                             : nullptr;
-}
 
 nlohmann::json read_json_metadata(const Model& m, const char* key, nlohmann::json fallback) {
   auto it = m.metadata.find(key);
@@ -200,7 +186,7 @@ Status apply_quantization(Model& model, const QuantizationPlan& plan,
     }
     entries[q.name] = std::move(q_entry);
     if (!dq_entry.empty()) entries[dq.name] = std::move(dq_entry);
-    const std::string out = dq.name;
+    std::string out = dq.name;
     // Added now, so that the next pair's unique_name() sees these names.
     g.nodes.push_back(std::move(q));
     g.nodes.push_back(std::move(dq));

@@ -446,10 +446,12 @@ Expected<Lowered> Pass::run() {
       } else {
         // Intermediate tensors of the tail are on the output's grid under their own names.
         const QuantParams grid = *quantized_tensor(p.output_q);
+        auto& region =
+            *regions[r];  // named: lambdas may not capture structured bindings (clang 14)
         auto add_internal = [&](const std::string& name) {
-          regions[r]->tensors.push_back(grid);
-          regions[r]->tensor_names.push_back(name);
-          return static_cast<int>(regions[r]->tensors.size()) - 1;
+          region.tensors.push_back(grid);
+          region.tensor_names.push_back(name);
+          return static_cast<int>(region.tensors.size()) - 1;
         };
         s.dst = add_internal(node.name + ":int8");
         int cur = s.dst;
