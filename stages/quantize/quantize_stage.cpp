@@ -106,7 +106,8 @@ Status QuantizeStage::check(plugin::StageContext& ctx) {
   if (!ctx.inputs_known("model")) return Status::Ok();
   RETORT_ASSIGN_OR_RETURN(Model model, ctx.load_model("model"));
   // The graph the run produces follows from the graph alone: fold, plan, insert, convert.
-  if (o.fold_batch_norm) RETORT_RETURN_IF_ERROR(quant::fold_batch_norms(model).status());
+  if (o.fold_batch_norm != quant::BatchNormFold::kOff)
+    RETORT_RETURN_IF_ERROR(quant::fold_batch_norms(model).status());
   RETORT_ASSIGN_OR_RETURN(quant::QuantizationPlan plan, quant::plan_quantization(model, o.spec));
   if (plan.quantized.empty())
     return make_error(ErrorCode::kInvalidArgument,
@@ -215,6 +216,8 @@ Status QuantizeStage::run(plugin::StageContext& ctx) {
     metrics["steps"] = s.train->steps;
     metrics["train_seconds"] = s.train->seconds;
     metrics["freeze_observers_step"] = s.freeze_observers_step;
+    if (o.fold_batch_norm == quant::BatchNormFold::kDuring)
+      metrics["freeze_bn_epochs"] = s.freeze_bn_epochs;
     metrics["learn_scales"] = o.learn_scales;
     if (!s.train->epochs.empty()) metrics["train_accuracy"] = s.train->epochs.back().accuracy;
   }

@@ -1,8 +1,10 @@
 #include "retort/quant/batch_norm_folding.h"
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <set>
+#include <vector>
 
 #include "graph_queries.h"
 
@@ -36,7 +38,20 @@ Expected<BatchNormFolding> fold_batch_norms(Model& model) {
       keep("the output of " + conv.name + " is also read elsewhere");
       continue;
     }
-    const Tensor* w = float_initializer(g, conv, 1);
+    // The weight is a float initializer, or (QAT form) one behind a QuantizeLinear ->
+    // DequantizeLinear pair that only this conv reads: then fold into it and rescale the pair.
+    std::string weight_name = conv.inputs[1];
+    const Node* weight_q = nullptr;
+    if (const Node* dq = g.producer_of(weight_name); dq && dq->op_type == "DequantizeLinear") {
+      const Node* q = g.producer_of(dq->inputs[0]);
+      if (q && q->op_type == "QuantizeLinear" && counts.at(dq->outputs[0]) == 1 &&
+          counts.at(q->outputs[0]) == 1 && float_initializer(g, *q, 0) &&
+          float_initializer(g, *q, 1)) {
+        weight_q = q;
+        weight_name = q->inputs[0];
+      }
+    }
+    const Tensor* w = quant::float_initializer(g, weight_name);
     const Tensor* gamma = float_initializer(g, bn, 1);
     const Tensor* beta = float_initializer(g, bn, 2);
     const Tensor* mean = float_initializer(g, bn, 3);
@@ -46,7 +61,7 @@ Expected<BatchNormFolding> fold_batch_norms(Model& model) {
       keep("the weights of " + conv.name + " or its own parameters are not float initializers");
       continue;
     }
-    if (counts.at(conv.inputs[1]) != 1) {
+    if (counts.at(weight_name) != 1) {
       keep("the weight of " + conv.name + " is shared with another node");
       continue;
     }
@@ -61,16 +76,33 @@ Expected<BatchNormFolding> fold_batch_norms(Model& model) {
     Tensor new_w = w->clone();
     Tensor new_b(DType::kFloat32, {out_channels});
     const Tensor* old_b = conv.has_input(2) ? float_initializer(g, conv, 2) : nullptr;
+    std::vector<double> factors(static_cast<size_t>(out_channels));
     for (int64_t c = 0; c < out_channels; ++c) {
       const double k =
           gamma->data<float>()[c] / std::sqrt(static_cast<double>(var->data<float>()[c]) + eps);
+      factors[c] = k;
       float* wc = new_w.data<float>() + c * per_channel;
       for (int64_t i = 0; i < per_channel; ++i) wc[i] = static_cast<float>(wc[i] * k);
       const double bias = old_b ? old_b->data<float>()[c] : 0.0;
       new_b.data<float>()[c] =
           static_cast<float>((bias - mean->data<float>()[c]) * k + beta->data<float>()[c]);
     }
-    g.initializers[conv.inputs[1]] = new_w;
+    g.initializers[weight_name] = new_w;
+    if (weight_q != nullptr) {
+      // Symmetric scales follow |k| per channel exactly; a per-tensor scale takes the largest.
+      const std::string scale_name = weight_q->inputs[1];
+      Tensor scale = g.initializers.at(scale_name).clone();
+      if (scale.numel() == out_channels) {
+        for (int64_t c = 0; c < out_channels; ++c)
+          scale.data<float>()[c] *= static_cast<float>(std::abs(factors[c]));
+      } else {
+        double largest = 0;
+        for (int64_t c = 0; c < out_channels; ++c)
+          largest = std::max(largest, std::abs(factors[c]));
+        scale.data<float>()[0] *= static_cast<float>(largest);
+      }
+      g.initializers[scale_name] = scale;
+    }
     std::string bias_name = conv.has_input(2) ? conv.inputs[2] : g.unique_name(conv.name + ".bias");
     if (conv.has_input(2) && counts.at(bias_name) != 1)
       bias_name = g.unique_name(conv.name + ".bias");

@@ -60,6 +60,25 @@ Status calibrate_activations(Model& model, QuantizationPlan& plan, const data::D
   return Status::Ok();
 }
 
+namespace {
+
+// A new plan counts its observers' steps from 0: after `steps` already taken, the freeze steps
+// in the metadata move down by as many (a frozen observer stays frozen).
+void shift_observer_freeze(Model& model, int64_t steps) {
+  auto it = model.metadata.find(kQuantizationKey);
+  if (it == model.metadata.end()) return;
+  nlohmann::json entries = nlohmann::json::parse(it->second, nullptr, false);
+  if (!entries.is_object()) return;
+  for (auto& [name, e] : entries.items()) {
+    if (!e.is_object() || !e.contains("freeze_step")) continue;
+    const int64_t freeze = e["freeze_step"].get<int64_t>();
+    if (freeze >= 0) e["freeze_step"] = std::max<int64_t>(0, freeze - steps);
+  }
+  it->second = entries.dump();
+}
+
+}  // namespace
+
 Expected<QuantizeSummary> quantize_model(Model& model, const data::Dataset& train,
                                          const QuantizeOptions& options) {
   QuantizeSummary summary;
@@ -67,7 +86,12 @@ Expected<QuantizeSummary> quantize_model(Model& model, const data::Dataset& trai
     return make_error(ErrorCode::kInvalidArgument,
                       "mode qad distills from a teacher, but none was given (add a teacher or "
                       "use mode qat)");
-  if (options.fold_batch_norm) {
+  const bool trains = options.mode != QuantMode::kPtq;
+  if (options.fold_batch_norm == BatchNormFold::kDuring && !trains)
+    return make_error(ErrorCode::kInvalidArgument,
+                      "fold_batch_norm \"during\" folds during training, but mode ptq does not "
+                      "train (use \"before\", or mode qat or qad)");
+  if (options.fold_batch_norm == BatchNormFold::kBefore) {
     RETORT_ASSIGN_OR_RETURN(summary.folding, fold_batch_norms(model));
   }
   RETORT_ASSIGN_OR_RETURN(summary.plan, plan_quantization(model, options.spec));
@@ -87,7 +111,6 @@ Expected<QuantizeSummary> quantize_model(Model& model, const data::Dataset& trai
   RETORT_RETURN_IF_ERROR(compute_weight_qparams(model, summary.plan, options.weight_observer));
 
   FakeQuantTraining training;
-  const bool trains = options.mode != QuantMode::kPtq;
   if (trains) {
     const int64_t steps = prune::fine_tune_steps(train, options.fine_tune.options.train);
     summary.freeze_observers_step = options.freeze_observers_step.value_or(steps / 2);
@@ -98,7 +121,28 @@ Expected<QuantizeSummary> quantize_model(Model& model, const data::Dataset& trai
     training.freeze_step = summary.freeze_observers_step;
   }
   RETORT_RETURN_IF_ERROR(apply_quantization(model, summary.plan, training));
-  if (trains) {
+  if (trains && options.fold_batch_norm == BatchNormFold::kDuring) {
+    // Two phases: batch statistics adapt to the quantized weights, then they are frozen and
+    // folded (the weight pairs' scales follow) and training goes on with the folded weights.
+    const int epochs = options.fine_tune.options.train.epochs;
+    summary.freeze_bn_epochs = options.freeze_bn_epochs.value_or(std::max(1, epochs / 2));
+    if (summary.freeze_bn_epochs >= epochs)
+      return make_error(ErrorCode::kInvalidArgument, "freeze_bn_epochs is ",
+                        summary.freeze_bn_epochs, " but training has only ", epochs,
+                        " epochs; it must be smaller so that some training follows the folding");
+    prune::FineTune phase = options.fine_tune;
+    phase.options.train.epochs = summary.freeze_bn_epochs;
+    RETORT_ASSIGN_OR_RETURN(engine::TrainSummary first, prune::fine_tune(model, train, phase, {}));
+    RETORT_ASSIGN_OR_RETURN(summary.folding, fold_batch_norms(model));
+    shift_observer_freeze(model, first.steps);
+    phase.options.train.epochs = epochs - summary.freeze_bn_epochs;
+    phase.options.train.seed += 1;
+    RETORT_ASSIGN_OR_RETURN(engine::TrainSummary second, prune::fine_tune(model, train, phase, {}));
+    first.epochs.insert(first.epochs.end(), second.epochs.begin(), second.epochs.end());
+    first.steps += second.steps;
+    first.seconds += second.seconds;
+    summary.train = std::move(first);
+  } else if (trains) {
     RETORT_ASSIGN_OR_RETURN(engine::TrainSummary t,
                             prune::fine_tune(model, train, options.fine_tune, {}));
     summary.train = std::move(t);
@@ -184,7 +228,26 @@ Expected<QuantizeOptions> parse_quantize_options(const nlohmann::json& p,
   RETORT_ASSIGN_OR_RETURN(o.spec.op_types,
                           string_list(p, "ops", where, {"Conv", "Gemm", "MatMul"}));
   RETORT_ASSIGN_OR_RETURN(o.spec.exclude, string_list(p, "exclude", where, {}));
-  o.fold_batch_norm = p.value("fold_batch_norm", true);
+  const std::string fold = p.value("fold_batch_norm", "before");
+  if (fold == "before")
+    o.fold_batch_norm = BatchNormFold::kBefore;
+  else if (fold == "during")
+    o.fold_batch_norm = BatchNormFold::kDuring;
+  else if (fold == "off")
+    o.fold_batch_norm = BatchNormFold::kOff;
+  else
+    return bad(where + "/fold_batch_norm", "\"before\", \"during\" or \"off\"",
+               p["fold_batch_norm"]);
+  if (p.contains("freeze_bn_epochs")) {
+    if (o.fold_batch_norm != BatchNormFold::kDuring)
+      return make_error(ErrorCode::kInvalidArgument, where,
+                        "/freeze_bn_epochs: only used with fold_batch_norm \"during\"");
+    o.freeze_bn_epochs = p["freeze_bn_epochs"].get<int>();
+  }
+  if (o.fold_batch_norm == BatchNormFold::kDuring && o.mode == QuantMode::kPtq)
+    return make_error(ErrorCode::kInvalidArgument, where,
+                      "/fold_batch_norm: \"during\" folds during training, but mode ptq does not "
+                      "train (use \"before\", or mode qat or qad)");
   o.learn_scales = p.value("learn_scales", false);
   o.observer_momentum = p.value("observer_momentum", 0.01f);
   if (p.contains("freeze_observers_step"))

@@ -216,3 +216,59 @@ TEST(QuantExport, OnnxRuntimeAgreesWithTheInt8EngineAndTheFloatModel) {
 
 }  // namespace
 }  // namespace retort::quant
+
+namespace retort::quant {
+namespace {
+
+TEST(QuantBatchNormFolding, FoldsThroughAFakeQuantizedWeightKeepingItsCodes) {
+  // QAT form with batch norm still in the graph: folding scales each channel's weights and its
+  // symmetric scale by the same |k|, so the codes and the outputs do not change.
+  Model m = quant_testing::trained_cnn(/*bn=*/true);
+  auto plan = plan_quantization(m, {});
+  ASSERT_TRUE(plan.ok());
+  ASSERT_TRUE(
+      calibrate_activations(m, *plan, test_support::fashion(data::Split::kTrain, 256), {}).ok());
+  ASSERT_TRUE(compute_weight_qparams(m, *plan, ObserverKind::kMinMax).ok());
+  ASSERT_TRUE(apply_quantization(m, *plan, {}).ok());
+  const data::Dataset& test = test_support::fashion(data::Split::kTest, 64);
+  const std::vector<float> before = logits(m, test);
+  auto r = fold_batch_norms(m);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->folded.size(), 2u);
+  EXPECT_EQ(count_ops(m, "BatchNormalization"), 0);
+  EXPECT_LT(max_abs_diff(logits(m, test), before), 1e-4f);
+}
+
+TEST(QuantQat, BatchNormFoldedDuringTrainingAfterItsEpochs) {
+  Model m = quant_testing::trained_cnn(true);
+  QuantizeOptions o;
+  o.mode = QuantMode::kQat;
+  o.fold_batch_norm = BatchNormFold::kDuring;
+  o.calibration_images = 256;
+  o.fine_tune.options.train.epochs = 2;
+  o.fine_tune.options.train.batch = 100;
+  o.fine_tune.options.train.optimizer.lr = 0.01f;
+  auto s = quantize_model(m, test_support::fashion(data::Split::kTrain, 1000), o);
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  EXPECT_EQ(s->freeze_bn_epochs, 1);
+  EXPECT_EQ(s->folding.folded.size(), 2u);
+  EXPECT_EQ(s->train->steps, 2 * 10);
+  EXPECT_EQ(count_ops(m, "BatchNormalization"), 0);
+  auto acc = engine::evaluate_classifier(m, test_support::fashion(data::Split::kTest, 500));
+  ASSERT_TRUE(acc.ok());
+  EXPECT_GT(acc->accuracy, 0.7);
+  // The observers' freeze step moved down by the first phase's steps (5 of 10 then: 0).
+  const auto entries = nlohmann::json::parse(m.metadata.at(kQuantizationKey));
+  for (const auto& [name, e] : entries.items())
+    if (e.contains("freeze_step")) {
+      EXPECT_EQ(e["freeze_step"], 0) << name;
+    }
+  auto ptq = parse_quantize_options({{"mode", "ptq"}, {"fold_batch_norm", "during"}}, "/params");
+  ASSERT_FALSE(ptq.ok());
+  EXPECT_TRUE(contains(ptq.status().message(),
+                       "/params/fold_batch_norm: \"during\" folds during "
+                       "training, but mode ptq does not train"));
+}
+
+}  // namespace
+}  // namespace retort::quant

@@ -31,6 +31,11 @@
 namespace retort::quant {
 
 enum class QuantMode { kPtq, kQat, kQad };
+// When batch norm is folded into the preceding conv: before quantizing (its running statistics
+// frozen into the weights), during QAT (batch statistics keep adapting to the quantized
+// weights for the first `freeze_bn_epochs`, then they are frozen and folded, the pair's
+// scales following), or never.
+enum class BatchNormFold { kBefore, kDuring, kOff };
 const char* mode_name(QuantMode mode);
 
 struct QuantizeOptions {
@@ -40,8 +45,9 @@ struct QuantizeOptions {
   ObserverKind weight_observer = ObserverKind::kMinMax;
   int64_t calibration_images = 1024;  // the first images of the training data
   int64_t calibration_batch = 256;
-  bool fold_batch_norm = true;
-  bool learn_scales = false;  // LSQ
+  BatchNormFold fold_batch_norm = BatchNormFold::kBefore;
+  std::optional<int> freeze_bn_epochs;  // kDuring: default half of the epochs (at least 1)
+  bool learn_scales = false;            // LSQ
   float observer_momentum = 0.01f;
   std::optional<int64_t> freeze_observers_step;  // default: half of the training steps
   prune::FineTune fine_tune;  // qat/qad: the training loop (+ teachers and terms for qad)
@@ -53,6 +59,7 @@ struct QuantizeSummary {
   int64_t calibration_images = 0;
   std::optional<engine::TrainSummary> train;
   int64_t freeze_observers_step = -1;
+  int freeze_bn_epochs = 0;  // kDuring: epochs trained with batch statistics before folding
 };
 
 // Observes the plan's activation values on `calibration` (float32 `model`, inference mode) and
@@ -80,7 +87,8 @@ Expected<QuantizeSummary> quantize_model(Model& model, const data::Dataset& trai
   R"json("calibration_images": {"type": "integer", "minimum": 1, "default": 1024, "description": "the first images of the training data"},)json" \
   R"json("ops": {"type": "array", "items": {"type": "string"}, "default": ["Conv", "Gemm", "MatMul"], "description": "op types to quantize; ops without an int8 path stay float32 and the metrics say so"},)json" \
   R"json("exclude": {"type": "array", "items": {"type": "string"}, "default": [], "description": "node names to keep in float32"},)json" \
-  R"json("fold_batch_norm": {"type": "boolean", "default": true, "description": "fold BatchNormalization into the preceding Conv before quantizing (running statistics frozen)"},)json" \
+  R"json("fold_batch_norm": {"type": "string", "enum": ["before", "during", "off"], "default": "before", "description": "fold BatchNormalization into the preceding Conv before quantizing, or during QAT after freeze_bn_epochs (statistics then frozen), or not at all"},)json" \
+  R"json("freeze_bn_epochs": {"type": "integer", "minimum": 1, "description": "fold_batch_norm during: epochs of QAT with batch-norm statistics still moving (default: half the epochs)"},)json" \
   R"json("learn_scales": {"type": "boolean", "default": false, "description": "qat/qad: learn the scales (LSQ, Esser et al. 2020) instead of observing ranges"},)json" \
   R"json("observer_momentum": {"type": "number", "exclusiveMinimum": 0, "maximum": 1, "default": 0.01, "description": "qat/qad: moving-average momentum of activation ranges"},)json" \
   R"json("freeze_observers_step": {"type": "integer", "minimum": -1, "description": "qat/qad: training step after which activation ranges stop moving (default: half of the steps; -1: never)"})json"
