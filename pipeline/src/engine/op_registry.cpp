@@ -15,6 +15,7 @@ const std::map<std::string, KernelFactory, std::less<>>& registry() {
       {"Mul", &create_mul_kernel},
       {"Div", &create_div_kernel},
       {"Relu", &create_relu_kernel},
+      {"Clip", &create_clip_kernel},
       {"Softmax", &create_softmax_kernel},
       {"LogSoftmax", &create_log_softmax_kernel},
       {"Flatten", &create_flatten_kernel},

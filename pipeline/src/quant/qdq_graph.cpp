@@ -336,6 +336,35 @@ Expected<int> to_int8_weights(Model& model) {
     ++converted;
   }
   std::erase_if(g.nodes, [&](const Node& n) { return removed_nodes.count(n.name) != 0; });
+  // Activation ranges narrower than the code type (bit widths below 8) cannot be said by an
+  // opset-13 QuantizeLinear alone: a Clip to the range's real bounds in front of it says it,
+  // so every ONNX runtime computes what retort does.
+  std::vector<Node> clips;
+  for (Node& q : g.nodes) {
+    if (q.op_type != "QuantizeLinear" || !entries.contains(q.name) || !q.has_input(2)) continue;
+    const Tensor* scale = float_initializer(g, q.inputs[1]);
+    auto zp_it = g.initializers.find(q.inputs[2]);
+    if (scale == nullptr || scale->numel() != 1 || zp_it == g.initializers.end()) continue;
+    const bool is_signed = zp_it->second.dtype() == DType::kInt8;
+    const int64_t lo_code = is_signed ? -128 : 0, hi_code = is_signed ? 127 : 255;
+    const int64_t qmin = entries[q.name].value("qmin", lo_code);
+    const int64_t qmax = entries[q.name].value("qmax", hi_code);
+    if (qmin == lo_code && qmax == hi_code) continue;
+    const float s = scale->data<float>()[0];
+    const auto zp = static_cast<float>(zp_it->second.to_int64_vector()[0]);
+    Node clip;
+    clip.name = g.unique_name(q.inputs[0] + ".clip");
+    clip.op_type = "Clip";
+    const std::string lo = g.unique_name(clip.name + ".min");
+    g.initializers[lo] = Tensor::scalar((static_cast<float>(qmin) - zp) * s);
+    const std::string hi = g.unique_name(clip.name + ".max");
+    g.initializers[hi] = Tensor::scalar((static_cast<float>(qmax) - zp) * s);
+    clip.inputs = {q.inputs[0], lo, hi};
+    clip.outputs = {clip.name};
+    q.inputs[0] = clip.name;
+    clips.push_back(std::move(clip));
+  }
+  for (Node& c : clips) g.nodes.push_back(std::move(c));
   for (Node& n : g.nodes)
     for (std::string& in : n.inputs) {
       auto it = codes_of.find(in);

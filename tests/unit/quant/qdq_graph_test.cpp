@@ -272,3 +272,27 @@ TEST(QuantQat, BatchNormFoldedDuringTrainingAfterItsEpochs) {
 
 }  // namespace
 }  // namespace retort::quant
+
+namespace retort::quant {
+namespace {
+
+TEST(QuantExport, NarrowActivationRangesBecomeClipsSoOnnxRuntimeAgrees) {
+  QuantizeSpec a4;
+  a4.activation_bits = 4;
+  Model q = ptq(quant_testing::trained_cnn(false), a4);
+  const data::Dataset& test = test_support::fashion(data::Split::kTest, 1000);
+  const std::vector<float> sim = logits(q, test);
+  ASSERT_TRUE(to_int8_weights(q).ok());
+  EXPECT_EQ(count_ops(q, "Clip"), 7);  // one per activation QuantizeLinear
+  EXPECT_LT(max_abs_diff(logits(q, test), sim), 1e-5f);
+  const std::string path = ::testing::TempDir() + "/a4.onnx";
+  ASSERT_TRUE(save_onnx(q, path).ok());
+  auto ort = test_support::run_in_onnxruntime(path, {{q.graph.inputs[0].name, test.images}});
+  ASSERT_TRUE(ort.ok()) << ort.status().message();
+  EXPECT_GE(
+      test_support::top1_agreement(Tensor::from_vector<float>({test.size(), 10}, sim), (*ort)[0]),
+      0.99);
+}
+
+}  // namespace
+}  // namespace retort::quant

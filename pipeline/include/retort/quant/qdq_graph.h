@@ -86,8 +86,10 @@ Status apply_quantization(Model& model, const QuantizationPlan& plan,
                           const FakeQuantTraining& training);
 
 // Replaces every QuantizeLinear of a float32 initializer by the int8 codes it produces (its
-// narrowed range honoured), read by the DequantizeLinear. Returns how many weights it
-// converted. The model then computes exactly what it computed before.
+// narrowed range honoured), read by the DequantizeLinear, and puts a Clip in front of each
+// activation QuantizeLinear whose range is narrower than its code type (so plain ONNX
+// semantics compute the same). Returns how many weights it converted. The model then computes
+// exactly what it computed before.
 Expected<int> to_int8_weights(Model& model);
 
 }  // namespace retort::quant

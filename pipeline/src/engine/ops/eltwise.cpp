@@ -1,6 +1,7 @@
-// Relu on oneDNN eltwise primitives. Backward reads the output (relu_use_dst_for_bwd), which
-// stays correct should the plan ever run Relu in place.
+// Relu and Clip on oneDNN eltwise primitives. Backward reads the output (relu_use_dst_for_bwd),
+// which stays correct should the plan ever run Relu in place.
 #include <cstring>
+#include <limits>
 #include <unordered_map>
 
 #include "broadcast.h"
@@ -23,6 +24,9 @@ class EltwiseKernel final : public Kernel {
         shape_(std::move(shape)) {}
 
   std::vector<Shape> output_shapes() const override { return {shape_}; }
+  // Inputs after the first (Clip's bounds) are constants read at creation.
+  bool differentiable_input(size_t i) const override { return i == 0; }
+  bool runtime_input(size_t i) const override { return i == 0; }
 
   Status bind(const Bindings& b) override {
     dx_ = b.input_grads[0];
@@ -43,7 +47,10 @@ class EltwiseKernel final : public Kernel {
         const dnnl::eltwise_backward::primitive_desc bwd_pd(
             dnnl::eltwise_backward::desc(bwd_alg_, md, md, alpha_, beta_), attr, engine_, fwd_pd);
         bwd_ = dnnl::eltwise_backward(bwd_pd);
-        bwd_args_ = {{DNNL_ARG_DST, dnnl::memory(md, engine_, b.outputs[0].data)},
+        // The _use_dst_for_bwd algorithms read the output; the others (clip) the input.
+        const bool reads_dst = bwd_alg_ == dnnl::algorithm::eltwise_relu_use_dst_for_bwd;
+        bwd_args_ = {{reads_dst ? DNNL_ARG_DST : DNNL_ARG_SRC,
+                      dnnl::memory(md, engine_, reads_dst ? b.outputs[0].data : b.inputs[0].data)},
                      {DNNL_ARG_DIFF_DST, dnnl::memory(md, engine_, b.output_grads[0].data)},
                      {DNNL_ARG_DIFF_SRC, dnnl::memory(md, engine_, dx_.data)},
                      {DNNL_ARG_SCRATCHPAD, dnnl::memory(bwd_pd.scratchpad_desc(), engine_)}};
@@ -98,6 +105,31 @@ Expected<std::unique_ptr<Kernel>> create_relu_kernel(const KernelContext& ctx) {
   return std::unique_ptr<Kernel>(new EltwiseKernel(
       ctx, dnnl::algorithm::eltwise_relu_use_dst_for_bwd,
       dnnl::algorithm::eltwise_relu_use_dst_for_bwd, 0.0f, 0.0f, ctx.input_shapes[0]));
+}
+
+Expected<std::unique_ptr<Kernel>> create_clip_kernel(const KernelContext& ctx) {
+  // Clip-13: min and max are optional scalar inputs; the engine needs them as constants (the
+  // quantize export inserts Clip to express code ranges narrower than 8 bits).
+  const Node& node = ctx.node;
+  if (node.inputs.empty() || !node.has_input(0) || node.inputs.size() > 3)
+    return make_error(ErrorCode::kInvalidArgument, node.describe(),
+                      ": Clip takes an input and optional min and max");
+  float bounds[2] = {-std::numeric_limits<float>::max(), std::numeric_limits<float>::max()};
+  for (size_t i = 1; i < 3; ++i) {
+    if (!node.has_input(i)) continue;
+    const Tensor* t = ctx.constants[i];
+    if (t == nullptr || t->dtype() != DType::kFloat32 || t->numel() != 1)
+      return make_error(ErrorCode::kUnsupported, node.describe(), ": ", i == 1 ? "min" : "max",
+                        " ('", node.inputs[i], "') must be a float32 scalar initializer");
+    bounds[i - 1] = t->data<float>()[0];
+  }
+  if (ctx.input_shapes[0].size() > DNNL_MAX_NDIMS)
+    return make_error(ErrorCode::kUnsupported, node.describe(), ": rank ",
+                      ctx.input_shapes[0].size(), " is above the supported maximum of ",
+                      DNNL_MAX_NDIMS);
+  return std::unique_ptr<Kernel>(new EltwiseKernel(ctx, dnnl::algorithm::eltwise_clip,
+                                                   dnnl::algorithm::eltwise_clip, bounds[0],
+                                                   bounds[1], ctx.input_shapes[0]));
 }
 
 }  // namespace retort::engine

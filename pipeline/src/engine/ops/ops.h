@@ -14,6 +14,7 @@ Expected<std::unique_ptr<Kernel>> create_sub_kernel(const KernelContext& ctx);  
 Expected<std::unique_ptr<Kernel>> create_mul_kernel(const KernelContext& ctx);  // binary.cpp
 Expected<std::unique_ptr<Kernel>> create_div_kernel(const KernelContext& ctx);  // binary.cpp
 Expected<std::unique_ptr<Kernel>> create_relu_kernel(const KernelContext& ctx);  // eltwise.cpp
+Expected<std::unique_ptr<Kernel>> create_clip_kernel(const KernelContext& ctx);  // eltwise.cpp
 Expected<std::unique_ptr<Kernel>> create_softmax_kernel(const KernelContext& ctx);  // softmax.cpp
 Expected<std::unique_ptr<Kernel>> create_log_softmax_kernel(const KernelContext& ctx);  // softmax.cpp
 Expected<std::unique_ptr<Kernel>> create_flatten_kernel(const KernelContext& ctx);  // reshape.cpp

@@ -61,3 +61,49 @@ TEST(ReluTest, RejectsExtraInputs) {
 
 }  // namespace
 }  // namespace retort::testing
+
+namespace retort::testing {
+namespace {
+
+TEST(ClipOp, ClampsToConstantBoundsAndPassesGradientsInside) {
+  Node n;
+  n.name = "clip1";
+  n.op_type = "Clip";
+  n.inputs = {"x", "lo", "hi"};
+  n.outputs = {"y"};
+  Model m;
+  m.graph.inputs = {ValueInfo{"x", DType::kFloat32, {Dim::fixed(5)}}};
+  m.graph.outputs = {ValueInfo{"y", DType::kFloat32, {Dim::fixed(5)}}};
+  m.graph.initializers["lo"] = Tensor::scalar(-0.5f);
+  m.graph.initializers["hi"] = Tensor::scalar(1.5f);
+  m.graph.nodes = {n};
+  engine::PlanOptions po;
+  po.backward = true;
+  po.input_grads = true;
+  po.trainable = {};
+  po.frozen = true;
+  auto plan = engine::Plan::compile(m, po);
+  ASSERT_TRUE(plan.ok()) << plan.status().message();
+  const std::vector<float> x = {-2.0f, -0.25f, 0.0f, 1.0f, 3.0f};
+  std::copy(x.begin(), x.end(), (*plan)->input(0).data);
+  (*plan)->forward(true);
+  const std::vector<float> want = {-0.5f, -0.25f, 0.0f, 1.0f, 1.5f};
+  for (int i = 0; i < 5; ++i) EXPECT_EQ((*plan)->output(0).data[i], want[i]) << i;
+  std::fill((*plan)->output_grad(0).data, (*plan)->output_grad(0).data + 5, 1.0f);
+  (*plan)->backward();
+  const std::vector<float> grad = {0, 1, 1, 1, 0};
+  for (int i = 0; i < 5; ++i) EXPECT_EQ((*plan)->grad("x")->data[i], grad[i]) << i;
+
+  m.graph.inputs.push_back(ValueInfo{"lo2", DType::kFloat32, {}});
+  m.graph.initializers.erase("lo");
+  m.graph.nodes[0].inputs[1] = "lo2";
+  auto runtime_bound = engine::Plan::compile(m, {});
+  ASSERT_FALSE(runtime_bound.ok());
+  EXPECT_NE(
+      runtime_bound.status().message().find("min ('lo2') must be a float32 scalar initializer"),
+      std::string::npos)
+      << runtime_bound.status().message();
+}
+
+}  // namespace
+}  // namespace retort::testing
