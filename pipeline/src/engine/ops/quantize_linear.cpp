@@ -140,9 +140,29 @@ void refresh_zero_points(const Tensor* t, std::vector<float>& zp) {
   }
 }
 
-// Round half to even, as ONNX specifies (the default floating-point rounding mode).
+// Round half to even, as ONNX specifies. Adding and subtracting 1.5 * 2^23 rounds in the
+// default mode (nearest, ties to even) for |v| < 2^22 and vectorises, where nearbyint is a
+// library call on baseline x86-64; larger values are saturated by the callers anyway. (The
+// build never uses -ffast-math, which could cancel the two operations.)
 inline float round_even(float v) {
-  return std::nearbyint(v);
+  constexpr float kMagic = 12582912.0f;
+  return (v + kMagic) - kMagic;
+}
+
+// Calls fn(channel, first, count) over the contiguous runs that share one scale, in parallel:
+// per tensor, chunks of one run; per axis, the (outer, channel) blocks.
+template <typename Fn>
+void for_each_run(const AxisLayout& l, Fn fn) {
+  const int64_t blocks = l.outer * l.channels;
+  if (blocks == 1) {
+    constexpr int64_t kChunk = 1 << 14;
+    const int64_t chunks = (l.inner + kChunk - 1) / kChunk;
+#pragma omp parallel for if (chunks > 4)
+    for (int64_t k = 0; k < chunks; ++k) fn(0, k * kChunk, std::min(kChunk, l.inner - k * kChunk));
+    return;
+  }
+#pragma omp parallel for if (blocks * l.inner > (1 << 16))
+  for (int64_t b = 0; b < blocks; ++b) fn(b % l.channels, b * l.inner, l.inner);
 }
 
 class QuantizeLinearKernel final : public Kernel {
@@ -183,13 +203,11 @@ class QuantizeLinearKernel final : public Kernel {
     const float qmin = static_cast<float>(s_.qmin), qmax = static_cast<float>(s_.qmax);
     const float* x = x_.data;
     float* y = y_.data;
-    const int64_t n = x_.numel();
-#pragma omp parallel for if (n > (1 << 16))
-    for (int64_t i = 0; i < n; ++i) {
-      const int64_t c = layout_.channel(i);
-      const float s = scale_.data[scale_.numel() == 1 ? 0 : c];
-      y[i] = std::clamp(round_even(x[i] / s) + zp_[c], qmin, qmax);
-    }
+    for_each_run(layout_, [&](int64_t c, int64_t first, int64_t count) {
+      const float s = scale_.data[scale_.numel() == 1 ? 0 : c], zp = zp_[c];
+      for (int64_t i = first; i < first + count; ++i)
+        y[i] = std::clamp(round_even(x[i] / s) + zp, qmin, qmax);
+    });
   }
 
   void backward() override {
@@ -197,13 +215,13 @@ class QuantizeLinearKernel final : public Kernel {
     const float qmin = static_cast<float>(s_.qmin), qmax = static_cast<float>(s_.qmax);
     const int64_t n = x_.numel();
     if (dx_) {
-#pragma omp parallel for if (n > (1 << 16))
-      for (int64_t i = 0; i < n; ++i) {
-        const int64_t c = layout_.channel(i);
-        const float s = scale_.data[scale_.numel() == 1 ? 0 : c];
-        const float v = round_even(x_.data[i] / s) + zp_[c];
-        dx_.data[i] = v >= qmin && v <= qmax ? dy_.data[i] / s : 0.0f;
-      }
+      for_each_run(layout_, [&](int64_t c, int64_t first, int64_t count) {
+        const float s = scale_.data[scale_.numel() == 1 ? 0 : c], zp = zp_[c];
+        for (int64_t i = first; i < first + count; ++i) {
+          const float v = round_even(x_.data[i] / s) + zp;
+          dx_.data[i] = v >= qmin && v <= qmax ? dy_.data[i] / s : 0.0f;
+        }
+      });
     }
     if (dscale_) {
       // d code / d s = -x / s^2 inside the range (straight through the rounding), 0 outside.
@@ -331,20 +349,19 @@ class DequantizeLinearKernel final : public Kernel {
     refresh_zero_points(zp_tensor_, zp_);
     const float* q = q_.data;
     float* y = y_.data;
-    const int64_t n = q_.numel();
-#pragma omp parallel for if (n > (1 << 16))
-    for (int64_t i = 0; i < n; ++i) {
-      const int64_t c = layout_.channel(i);
-      y[i] = (q[i] - zp_[c]) * scale_.data[scale_.numel() == 1 ? 0 : c];
-    }
+    for_each_run(layout_, [&](int64_t c, int64_t first, int64_t count) {
+      const float s = scale_.data[scale_.numel() == 1 ? 0 : c], zp = zp_[c];
+      for (int64_t i = first; i < first + count; ++i) y[i] = (q[i] - zp) * s;
+    });
   }
 
   void backward() override {
     const int64_t n = q_.numel();
     if (dq_) {
-#pragma omp parallel for if (n > (1 << 16))
-      for (int64_t i = 0; i < n; ++i)
-        dq_.data[i] = dy_.data[i] * scale_.data[scale_.numel() == 1 ? 0 : layout_.channel(i)];
+      for_each_run(layout_, [&](int64_t c, int64_t first, int64_t count) {
+        const float s = scale_.data[scale_.numel() == 1 ? 0 : c];
+        for (int64_t i = first; i < first + count; ++i) dq_.data[i] = dy_.data[i] * s;
+      });
     }
     if (dscale_) {
       std::fill(dscale_.data, dscale_.data + dscale_.numel(), 0.0f);
