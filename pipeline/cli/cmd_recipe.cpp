@@ -19,7 +19,8 @@ const char* kRunUsage =
     "\n"
     "Validates RECIPE (as `retort validate` does, nothing runs when it is not valid), then runs\n"
     "every stage that is not already cached in the run folder\n"
-    "(default runs/<recipe name>). Writes <out>/<stage>/ artifacts, report.md, report.json and\n"
+    "(default runs/<recipe name>). Writes <out>/<stage>/ artifacts, report.md, report.html\n"
+    "(with an accuracy-vs-size plot), report.json and\n"
     "recipe.resolved.json. Ctrl-C stops cleanly; running again resumes.\n"
     "  --out DIR         run folder\n"
     "  --threads N       cores to use (default: all)\n"
@@ -150,7 +151,7 @@ int cmd_run(int argc, char** argv) {
     std::printf("%-16s %-10s %-8s %8.1f  %s\n", s.id.c_str(), s.type.c_str(),
                 exec::stage_status_name(s.status), s.seconds, summary.c_str());
   }
-  std::printf("\nrun folder: %s (report.md, report.json)\n", result->out_dir.c_str());
+  std::printf("\nrun folder: %s (report.md, report.html, report.json)\n", result->out_dir.c_str());
   if (result->cancelled) {
     std::fprintf(stderr, "retort: interrupted; finished stages are kept, run again to resume\n");
     return kExitFailed;

@@ -124,6 +124,7 @@ TEST_F(Cli, QuickstartShapedRecipeRunsCachesAndExports) {
   EXPECT_TRUE(fs::exists(out / "teacher" / "model.onnx"));
   EXPECT_TRUE(fs::exists(out / "teacher" / "manifest.json"));
   EXPECT_TRUE(fs::exists(out / "report.md"));
+  EXPECT_TRUE(fs::exists(out / "report.html"));
   EXPECT_TRUE(fs::exists(out / "recipe.resolved.json"));
   const json eval = read_json(out / "evaluate" / "metrics.json");
   const json& m = eval["models"][0];

@@ -168,6 +168,8 @@ Status write_reports(const recipe::Recipe& recipe, const RunResult& result) {
                                            report_json(recipe, result).dump(2) + "\n"));
   RETORT_RETURN_IF_ERROR(
       write_file_atomic((dir / "report.md").string(), report_markdown(recipe, result)));
+  RETORT_RETURN_IF_ERROR(
+      write_file_atomic((dir / "report.html").string(), report_html(recipe, result)));
   return write_file_atomic((dir / "recipe.resolved.json").string(),
                            recipe.resolved_json().dump(2) + "\n");
 }

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "exec_test_support.h"
+#include "retort/report/svg_plot.h"
 
 namespace retort::exec {
 namespace {
@@ -84,6 +85,40 @@ TEST(Report, ModelsAgainstABaselineGetTheirOwnTable) {
       md, "| teacher.model | 0.9100 | 100.00% | 3300000 | 1.0x | 14000 | 1.00x | 0.620 |"));
   EXPECT_TRUE(
       contains(md, "| int8.model | 0.8945 | 98.30% | 66695 | 49.5x | 118561 | 8.22x | 0.132 |"));
+}
+
+TEST(Report, HtmlPageHasTheTablesAndAnAccuracySizePlotWithItsParetoFront) {
+  recipe::Recipe recipe = testing::make_recipe({}, "pipe<line>");
+  RunResult result;
+  result.out_dir = "runs/p";
+  // Three models: int8 is smaller and as accurate as pruned, which it dominates.
+  nlohmann::json metrics = {
+      {"baseline", "teacher.model"},
+      {"models",
+       {{{"name", "teacher.model"}, {"accuracy", 0.92}, {"bytes", 3300000}},
+        {{"name", "pruned.model"}, {"accuracy", 0.91}, {"bytes", 245000}},
+        {{"name", "int8.model"}, {"accuracy", 0.91}, {"bytes", 66000}, {"speedup", 7.95}}}}};
+  StageOutcome failed{"x", "export", StageStatus::kFailed, 0.0, nullptr, "disk <full>"};
+  result.stages = {StageOutcome{"evaluate", "evaluate", StageStatus::kRan, 3.0, metrics, ""},
+                   failed};
+  const std::string html = report_html(recipe, result);
+  EXPECT_EQ(html.rfind("<!DOCTYPE html>", 0), 0u);
+  EXPECT_TRUE(contains(html, "<title>retort run: pipe&lt;line&gt;</title>"));
+  EXPECT_TRUE(contains(html, "<td>disk &lt;full&gt;</td>"));
+  EXPECT_TRUE(contains(html, "<h2>evaluate: every model against teacher.model</h2>"));
+  EXPECT_TRUE(contains(html, "<td class=\"n\">7.95x</td>"));
+  // One inline SVG without an XML prolog, labelled points, and the page closes.
+  EXPECT_TRUE(contains(html, "<svg"));
+  EXPECT_FALSE(contains(html, "<?xml"));
+  EXPECT_TRUE(contains(html, "int8.model"));
+  EXPECT_TRUE(contains(html, "</svg>"));
+  EXPECT_TRUE(contains(html, "</html>"));
+  // The same points' front: teacher and int8, not pruned.
+  const auto front = report::pareto_front(
+      {{3300000, 0.92, "teacher"}, {245000, 0.91, "pruned"}, {66000, 0.91, "int8"}});
+  ASSERT_EQ(front.size(), 2u);
+  EXPECT_EQ(front[0], 2u);
+  EXPECT_EQ(front[1], 0u);
 }
 
 }  // namespace

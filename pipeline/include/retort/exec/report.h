@@ -1,5 +1,6 @@
-// The run's summary: <out>/report.json (for programs), <out>/report.md (for people) and
-// <out>/recipe.resolved.json (the recipe with every default filled in).
+// The run's summary: <out>/report.json (for programs), <out>/report.md and <out>/report.html
+// (for people; the HTML page adds an accuracy-vs-size plot) and <out>/recipe.resolved.json
+// (the recipe with every default filled in).
 #pragma once
 
 #include <string>
@@ -19,11 +20,16 @@ nlohmann::json report_json(const recipe::Recipe& recipe, const RunResult& result
 // then the errors in full.
 std::string report_markdown(const recipe::Recipe& recipe, const RunResult& result);
 
+// The same as one self-contained HTML page (report_html.cpp), with an accuracy-vs-size plot of
+// every model that has both (the evaluate stages' models, else each stage's own result) and
+// its Pareto front marked.
+std::string report_html(const recipe::Recipe& recipe, const RunResult& result);
+
 // "accuracy 0.8712, params 1,234,567": the metrics a reader scans for, in a fixed order; for
 // per-model metrics ({"models": [{"name": ..., ...}]} or {"<name>": {...}}) one group per model.
 std::string key_metrics(const nlohmann::json& metrics);
 
-// Writes the three files into result.out_dir, each atomically.
+// Writes the four files into result.out_dir, each atomically.
 Status write_reports(const recipe::Recipe& recipe, const RunResult& result);
 
 }  // namespace retort::exec
