@@ -69,32 +69,20 @@ struct Measured {  // NOLINT(bugprone-exception-escape): json's default construc
   double throughput = 0;
 };
 
-// Latency and throughput of the dense and the pruned model, measured back to back and
-// alternating (dense, pruned, three times), keeping each model's best run: timings on a
-// shared machine drift, and measuring "before" at the start of the stage and "after" at its end
-// compared different machine states.
+// The dense and the pruned model's speed, measured as a pair (engine::measure_speed_pair).
 Status measure_speed_pair(Model& dense, Model& pruned, const nlohmann::json& p, Measured& before,
                           Measured& after) {
-  const int iterations = p.value("latency_iterations", 30);
-  const int64_t batch = p.value("throughput_batch", int64_t{128});
-  for (int round = 0; round < 3; ++round) {
-    for (int which = 0; which < 2; ++which) {
-      Measured& m = which == 0 ? before : after;
-      RETORT_ASSIGN_OR_RETURN(
-          engine::SpeedReport speed,
-          engine::measure_speed(which == 0 ? dense : pruned, iterations, batch));
-      if (round == 0 || speed.latency_ms_median < m.latency_ms) {
-        m.latency_ms = speed.latency_ms_median;
-        m.json["latency_ms_median"] = speed.latency_ms_median;
-        m.json["latency_ms_p99"] = speed.latency_ms_p99;
-      }
-      if (round == 0 || speed.throughput > m.throughput) {
-        m.throughput = speed.throughput;
-        m.json["throughput"] = speed.throughput;
-      }
-      m.json["throughput_batch"] = speed.throughput_batch;
-      m.json["threads"] = speed.threads;
-    }
+  RETORT_ASSIGN_OR_RETURN(
+      auto speeds, engine::measure_speed_pair(dense, pruned, p.value("latency_iterations", 30),
+                                              p.value("throughput_batch", int64_t{128})));
+  for (auto [m, r] : {std::pair{&before, &speeds.first}, std::pair{&after, &speeds.second}}) {
+    m->latency_ms = r->latency_ms_median;
+    m->throughput = r->throughput;
+    m->json["latency_ms_median"] = r->latency_ms_median;
+    m->json["latency_ms_p99"] = r->latency_ms_p99;
+    m->json["throughput"] = r->throughput;
+    m->json["throughput_batch"] = r->throughput_batch;
+    m->json["threads"] = r->threads;
   }
   return Status::Ok();
 }

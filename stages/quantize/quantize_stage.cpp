@@ -222,25 +222,10 @@ Status QuantizeStage::run(plugin::StageContext& ctx) {
     if (!s.train->epochs.empty()) metrics["train_accuracy"] = s.train->epochs.back().accuracy;
   }
   if (p.value("measure_speed", true)) {
-    const int iterations = p.value("latency_iterations", 30);
-    const int64_t batch = p.value("throughput_batch", int64_t{128});
-    // Alternating and keeping each model's best run: a shared machine drifts.
-    engine::SpeedReport best[2];
-    for (int round = 0; round < 3; ++round)
-      for (int which = 0; which < 2; ++which) {
-        RETORT_ASSIGN_OR_RETURN(
-            engine::SpeedReport r,
-            engine::measure_speed(which == 0 ? fp32 : model, iterations, batch));
-        engine::SpeedReport& b = best[which];
-        if (round == 0 || r.throughput > b.throughput) {
-          const double lat =
-              round == 0 ? r.latency_ms_median : std::min(b.latency_ms_median, r.latency_ms_median);
-          b = r;
-          b.latency_ms_median = lat;
-        } else {
-          b.latency_ms_median = std::min(b.latency_ms_median, r.latency_ms_median);
-        }
-      }
+    RETORT_ASSIGN_OR_RETURN(
+        auto speeds, engine::measure_speed_pair(fp32, model, p.value("latency_iterations", 30),
+                                                p.value("throughput_batch", int64_t{128})));
+    const engine::SpeedReport best[2] = {speeds.first, speeds.second};
     metrics["fp32_speed"] = speed_json(best[0]);
     metrics["int8_speed"] = speed_json(best[1]);
     metrics["throughput_speedup"] =

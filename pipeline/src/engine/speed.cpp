@@ -18,7 +18,8 @@ std::vector<double> time_forwards(Plan& plan, int iterations, int warmup) {
   for (int i = 0; i < iterations; ++i) {
     const auto t0 = std::chrono::steady_clock::now();
     plan.forward(false);
-    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    ms.push_back(
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
   }
   std::sort(ms.begin(), ms.end());
   return ms;
@@ -26,8 +27,10 @@ std::vector<double> time_forwards(Plan& plan, int iterations, int warmup) {
 
 }  // namespace
 
-Expected<SpeedReport> measure_speed(Model& model, int iterations, int64_t throughput_batch, int warmup) {
-  if (iterations < 1) return make_error(ErrorCode::kInvalidArgument, "speed: iterations must be >= 1");
+Expected<SpeedReport> measure_speed(Model& model, int iterations, int64_t throughput_batch,
+                                    int warmup) {
+  if (iterations < 1)
+    return make_error(ErrorCode::kInvalidArgument, "speed: iterations must be >= 1");
   SpeedReport r;
   r.threads = omp_get_max_threads();
   r.throughput_batch = throughput_batch;
@@ -49,6 +52,25 @@ Expected<SpeedReport> measure_speed(Model& model, int iterations, int64_t throug
     r.throughput = static_cast<double>(throughput_batch) / (ms[ms.size() / 2] / 1000.0);
   }
   return r;
+}
+
+Expected<std::pair<SpeedReport, SpeedReport>> measure_speed_pair(Model& a, Model& b, int iterations,
+                                                                 int64_t throughput_batch) {
+  SpeedReport best[2];
+  for (int round = 0; round < 3; ++round)
+    for (int which = 0; which < 2; ++which) {
+      RETORT_ASSIGN_OR_RETURN(SpeedReport r,
+                              measure_speed(which == 0 ? a : b, iterations, throughput_batch));
+      SpeedReport& m = best[which];
+      if (round == 0 || r.latency_ms_median < m.latency_ms_median) {
+        m.latency_ms_median = r.latency_ms_median;
+        m.latency_ms_p99 = r.latency_ms_p99;
+      }
+      if (round == 0 || r.throughput > m.throughput) m.throughput = r.throughput;
+      m.throughput_batch = r.throughput_batch;
+      m.threads = r.threads;
+    }
+  return std::make_pair(best[0], best[1]);
 }
 
 }  // namespace retort::engine
