@@ -1,4 +1,5 @@
 // retort eval: metrics of one ONNX model on the test data.
+#include <algorithm>
 #include <cstdio>
 #include <sstream>
 
@@ -6,6 +7,7 @@
 #include "commands.h"
 #include "data_options.h"
 #include "retort/engine/flops.h"
+#include "retort/engine/plan.h"
 #include "retort/engine/speed.h"
 #include "retort/engine/trainer.h"
 #include "retort/graph/input_convention.h"
@@ -23,7 +25,8 @@ const char* kUsage =
     "batch 1 (median, p99) and throughput at batch 128 of MODEL.onnx on the test data (default\n"
     "Fashion-MNIST). Models retort wrote take raw [0,1] NCHW pixels; for a model that expects\n"
     "something else, state its convention with --scale/--mean/--std (applied in that order).\n"
-    "--json prints one JSON object.\n";
+    "QDQ (int8) models run on the engine's int8 kernels; their Conv/Gemm/MatMul nodes are listed\n"
+    "as int8_nodes, or as float32_nodes with the reason. --json prints one JSON object.\n";
 
 Expected<std::vector<float>> float_list(const std::string& text, const std::string& what) {
   std::vector<float> out;
@@ -33,7 +36,8 @@ Expected<std::vector<float>> float_list(const std::string& text, const std::stri
     char* end = nullptr;
     out.push_back(std::strtof(item.c_str(), &end));
     if (end == item.c_str() || *end != '\0')
-      return make_error(ErrorCode::kInvalidArgument, what, ": expected numbers separated by commas, got '", text, "'");
+      return make_error(ErrorCode::kInvalidArgument, what,
+                        ": expected numbers separated by commas, got '", text, "'");
   }
   return out;
 }
@@ -41,13 +45,15 @@ Expected<std::vector<float>> float_list(const std::string& text, const std::stri
 }  // namespace
 
 int cmd_eval(int argc, char** argv) {
-  auto args = parse_args(argc, argv, 2,
-                         {"--data", "--test-size", "--batch", "--threads", "--scale", "--mean", "--std"},
-                         {"--json", "--no-speed", "--help"});
+  auto args =
+      parse_args(argc, argv, 2,
+                 {"--data", "--test-size", "--batch", "--threads", "--scale", "--mean", "--std"},
+                 {"--json", "--no-speed", "--help"});
   if (!args.ok()) return fail(args.status(), kExitUsage);
   if (args->has("--help")) return std::fputs(kUsage, stdout), kExitOk;
   if (args->positional.size() != 1)
-    return fail(make_error(ErrorCode::kInvalidArgument, "eval takes exactly one MODEL.onnx"), kExitUsage);
+    return fail(make_error(ErrorCode::kInvalidArgument, "eval takes exactly one MODEL.onnx"),
+                kExitUsage);
   if (Status s = apply_threads(*args); !s.ok()) return fail(s, kExitUsage);
   auto batch = args->get_int("--batch", 256, 1);
   auto mean = float_list(args->get("--mean", "0"), "--mean");
@@ -65,7 +71,8 @@ int cmd_eval(int argc, char** argv) {
                                 args->options.count("--std");
   if (convention_given || model->metadata.count(kInputConventionKey) == 0) {
     // Not a retort model (or told otherwise): bake the stated convention in (default raw [0,1]).
-    Status s = bake_input_convention(*model, test.channels(), test.height(), test.width(), (*scale)[0], *mean, *stddev);
+    Status s = bake_input_convention(*model, test.channels(), test.height(), test.width(),
+                                     (*scale)[0], *mean, *stddev);
     if (!s.ok()) return fail(s.with_context(path), kExitFailed);
   }
   auto eval = engine::evaluate_classifier(*model, test, *batch);
@@ -84,6 +91,29 @@ int cmd_eval(int argc, char** argv) {
                       {"gzip_bytes", size->gzip_bytes},
                       {"macs", cost->macs},
                       {"flops", cost->flops}};
+  // A QDQ model: which of its Conv/Gemm/MatMul nodes the engine runs on int8 kernels.
+  const auto& nodes = model->graph.nodes;
+  if (std::any_of(nodes.begin(), nodes.end(), [](const Node& n) {
+        return n.op_type == "QuantizeLinear" || n.op_type == "DequantizeLinear";
+      })) {
+    engine::PlanOptions po;
+    po.lower_int8 = true;
+    auto plan = engine::Plan::compile(*model, po);
+    if (!plan.ok()) return fail(plan.status().with_context(path), kExitFailed);
+    const engine::Int8Lowering& lowering = (*plan)->int8_lowering();
+    nlohmann::json int8 = nlohmann::json::array(), float32 = nlohmann::json::array();
+    for (const Node& n : nodes) {
+      if (n.op_type != "Conv" && n.op_type != "Gemm" && n.op_type != "MatMul") continue;
+      if (lowering.is_lowered(n.name)) {
+        int8.push_back(n.name);
+      } else {
+        const std::string why = lowering.reason(n.name);
+        float32.push_back({{"node", n.name}, {"reason", why.empty() ? "not quantized" : why}});
+      }
+    }
+    j["int8_nodes"] = int8;
+    j["float32_nodes"] = float32;
+  }
   if (!args->has("--no-speed")) {
     auto speed = engine::measure_speed(*model);
     if (!speed.ok()) return fail(speed.status().with_context(path), kExitFailed);

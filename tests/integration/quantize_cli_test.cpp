@@ -76,6 +76,13 @@ TEST_F(QuantizeCli, PtqAndQadGiveSmallInt8ModelsThatKeepAccuracy) {
     EXPECT_GE(dq, 8);
     EXPECT_EQ(model->graph.initializers.at("conv1.weight.int8").dtype(), retort::DType::kInt8);
   }
+  // retort eval says which nodes run on int8 kernels.
+  Result eval = run_cli("eval " + (out / "qad" / "model.onnx").string() +
+                        " --no-speed --json --test-size 200");
+  ASSERT_EQ(eval.code, 0) << eval.out;
+  const json e = json::parse(eval.out.substr(eval.out.find('{')));
+  EXPECT_EQ(e["int8_nodes"], json({"conv1", "conv2", "fc1", "fc2"}));
+  EXPECT_EQ(e["float32_nodes"].size(), 0u);
   const json ptq_m = read_json(out / "ptq" / "metrics.json");
   EXPECT_EQ(ptq_m["observer"], "percentile");
   EXPECT_GT(ptq_m["int8_speed"]["throughput"].get<double>(), 0);
