@@ -296,3 +296,47 @@ TEST(QuantExport, NarrowActivationRangesBecomeClipsSoOnnxRuntimeAgrees) {
 
 }  // namespace
 }  // namespace retort::quant
+
+namespace retort::quant {
+namespace {
+
+TEST(QuantQat, LearnedScalesAreTrainedParameters) {
+  // LSQ: the scales are parameters the optimizer moves (no observers), and training still works.
+  Model m = quant_testing::trained_cnn(false);
+  QuantizeOptions o;
+  o.mode = QuantMode::kQat;
+  o.learn_scales = true;
+  o.calibration_images = 256;
+  o.fine_tune.options.train.epochs = 1;
+  o.fine_tune.options.train.batch = 64;
+  o.fine_tune.options.train.optimizer.lr = 0.01f;
+  QuantizeOptions calibrated = o;
+  calibrated.mode = QuantMode::kPtq;
+  calibrated.learn_scales = false;
+  Model start = m;
+  start.graph = m.graph;
+  ASSERT_TRUE(
+      quantize_model(start, test_support::fashion(data::Split::kTrain, 1000), calibrated).ok());
+  auto s = quantize_model(m, test_support::fashion(data::Split::kTrain, 1000), o);
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  int learned = 0, moved = 0;
+  for (const std::string& p : m.learnable_parameters()) {
+    if (!contains(p, ".scale")) continue;
+    ++learned;
+    moved += m.graph.initializers.at(p).data<float>()[0] !=
+             start.graph.initializers.at(p).data<float>()[0];
+  }
+  EXPECT_EQ(learned, 8);  // 4 weights, 4 activation chains
+  EXPECT_GE(moved, 6);
+  const auto entries = nlohmann::json::parse(m.metadata.at(kQuantizationKey));
+  for (const auto& [name, e] : entries.items()) {
+    EXPECT_FALSE(e.contains("observer")) << name;
+    EXPECT_TRUE(e.contains("grad_scale")) << name;
+  }
+  auto acc = engine::evaluate_classifier(m, test_support::fashion(data::Split::kTest, 500));
+  ASSERT_TRUE(acc.ok());
+  EXPECT_GT(acc->accuracy, 0.7);
+}
+
+}  // namespace
+}  // namespace retort::quant
