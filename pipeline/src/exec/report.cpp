@@ -100,6 +100,27 @@ std::string key_metrics(const nlohmann::json& metrics) {
   return join_parts(groups, "; ");
 }
 
+ComparisonTable baseline_comparison(const nlohmann::json& metrics) {
+  ComparisonTable table;
+  if (!metrics.is_object() || !metrics.contains("baseline") || !metrics.contains("models") ||
+      !metrics["models"].is_array())
+    return table;
+  table.columns = {"model",       "accuracy",           "accuracy retained", "bytes",
+                   "compression", "throughput (img/s)", "speed-up",          "latency (ms)"};
+  const auto cell = [](const nlohmann::json& m, const char* key, const char* format) {
+    if (!m.contains(key) || !m[key].is_number()) return std::string();
+    char text[64];
+    std::snprintf(text, sizeof text, format, m[key].get<double>());
+    return std::string(text);
+  };
+  for (const nlohmann::json& m : metrics["models"])
+    table.rows.push_back({m.value("name", std::string("?")), cell(m, "accuracy", "%.4f"),
+                          cell(m, "accuracy_retained", "%.2f%%"), cell(m, "bytes", "%.0f"),
+                          cell(m, "compression_ratio", "%.1fx"), cell(m, "throughput", "%.0f"),
+                          cell(m, "speedup", "%.2fx"), cell(m, "latency_ms_median", "%.3f")});
+  return table;
+}
+
 nlohmann::json report_json(const recipe::Recipe& recipe, const RunResult& result) {
   nlohmann::json stages = nlohmann::json::array();
   for (const StageOutcome& s : result.stages) {
@@ -132,24 +153,18 @@ std::string report_markdown(const recipe::Recipe& recipe, const RunResult& resul
   // Stages that compare models against a baseline (the evaluate stage of a pipeline) get a
   // table of their own: what each step of the compression kept, saved and gained.
   for (const StageOutcome& s : result.stages) {
-    if (!s.metrics.contains("baseline") || !s.metrics.contains("models")) continue;
+    const ComparisonTable table = baseline_comparison(s.metrics);
+    if (table.rows.empty()) continue;
     md << "\n## " << md_cell(s.id) << ": every model against "
-       << md_cell(s.metrics["baseline"].get<std::string>()) << "\n\n";
-    md << "| model | accuracy | accuracy retained | bytes | compression | throughput (img/s) | "
-          "speed-up | latency (ms) |\n";
-    md << "|---|---:|---:|---:|---:|---:|---:|---:|\n";
-    const auto cell = [](const nlohmann::json& m, const char* key, const char* format) {
-      if (!m.contains(key) || !m[key].is_number()) return std::string("");
-      char text[64];
-      std::snprintf(text, sizeof text, format, m[key].get<double>());
-      return std::string(text);
-    };
-    for (const nlohmann::json& m : s.metrics["models"]) {
-      md << "| " << md_cell(m.value("name", std::string("?"))) << " | "
-         << cell(m, "accuracy", "%.4f") << " | " << cell(m, "accuracy_retained", "%.2f%%") << " | "
-         << cell(m, "bytes", "%.0f") << " | " << cell(m, "compression_ratio", "%.1fx") << " | "
-         << cell(m, "throughput", "%.0f") << " | " << cell(m, "speedup", "%.2fx") << " | "
-         << cell(m, "latency_ms_median", "%.3f") << " |\n";
+       << md_cell(s.metrics["baseline"].get<std::string>()) << "\n\n|";
+    for (const std::string& c : table.columns) md << " " << c << " |";
+    md << "\n|---|";
+    for (size_t c = 1; c < table.columns.size(); ++c) md << "---:|";
+    md << "\n";
+    for (const std::vector<std::string>& row : table.rows) {
+      md << "|";
+      for (const std::string& cell : row) md << " " << md_cell(cell) << " |";
+      md << "\n";
     }
   }
   bool any_error = false;

@@ -72,23 +72,18 @@ std::string report_html(const recipe::Recipe& recipe, const RunResult& result) {
   h << "</table>\n";
 
   for (const StageOutcome& s : result.stages) {
-    if (!s.metrics.is_object() || !s.metrics.contains("baseline") || !s.metrics.contains("models"))
-      continue;
+    const ComparisonTable table = baseline_comparison(s.metrics);
+    if (table.rows.empty()) continue;
     h << "<h2>" << xml_escape(s.id) << ": every model against "
-      << xml_escape(s.metrics["baseline"].get<std::string>()) << "</h2>\n<table>\n"
-      << "<tr><th>model</th><th>accuracy</th><th>accuracy retained</th><th>bytes</th>"
-         "<th>compression</th><th>throughput (img/s)</th><th>speed-up</th>"
-         "<th>latency (ms)</th></tr>\n";
-    const auto cell = [](const nlohmann::json& m, const char* key, const char* format) {
-      return "<td class=\"n\">" +
-             (has_number(m, key) ? fixed(m[key].get<double>(), format) : std::string()) + "</td>";
-    };
-    for (const nlohmann::json& m : s.metrics["models"])
-      h << "<tr><td>" << xml_escape(m.value("name", std::string("?"))) << "</td>"
-        << cell(m, "accuracy", "%.4f") << cell(m, "accuracy_retained", "%.2f%%")
-        << cell(m, "bytes", "%.0f") << cell(m, "compression_ratio", "%.1fx")
-        << cell(m, "throughput", "%.0f") << cell(m, "speedup", "%.2fx")
-        << cell(m, "latency_ms_median", "%.3f") << "</tr>\n";
+      << xml_escape(s.metrics["baseline"].get<std::string>()) << "</h2>\n<table>\n<tr>";
+    for (const std::string& c : table.columns) h << "<th>" << xml_escape(c) << "</th>";
+    h << "</tr>\n";
+    for (const std::vector<std::string>& row : table.rows) {
+      h << "<tr><td>" << xml_escape(row[0]) << "</td>";
+      for (size_t c = 1; c < row.size(); ++c)
+        h << "<td class=\"n\">" << xml_escape(row[c]) << "</td>";
+      h << "</tr>\n";
+    }
     h << "</table>\n";
   }
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "nlohmann/json.hpp"
 #include "retort/core/status.h"
@@ -28,6 +29,16 @@ std::string report_html(const recipe::Recipe& recipe, const RunResult& result);
 // "accuracy 0.8712, params 1,234,567": the metrics a reader scans for, in a fixed order; for
 // per-model metrics ({"models": [{"name": ..., ...}]} or {"<name>": {...}}) one group per model.
 std::string key_metrics(const nlohmann::json& metrics);
+
+// The table of a stage whose metrics compare models with a `baseline` (the evaluate stage):
+// column names, then per model its name and formatted accuracy, accuracy retained, bytes,
+// compression, throughput, speed-up and latency ("" where a metric is missing). No rows when
+// the metrics have no baseline. Rendered by both reports.
+struct ComparisonTable {
+  std::vector<std::string> columns;
+  std::vector<std::vector<std::string>> rows;
+};
+ComparisonTable baseline_comparison(const nlohmann::json& metrics);
 
 // Writes the four files into result.out_dir, each atomically.
 Status write_reports(const recipe::Recipe& recipe, const RunResult& result);

@@ -107,6 +107,17 @@ Expected<AxisLayout> axis_layout(const KernelContext& ctx, const Shape& x, const
   return l;
 }
 
+// Zero points are re-read every pass: an observer of another node sharing them (the pairs
+// around a MaxPool share one scale and zero point) may have moved them. No allocation.
+void refresh_zero_points(const Tensor* t, std::vector<float>& zp) {
+  if (t == nullptr) return;
+  for (size_t c = 0; c < zp.size(); ++c) {
+    const int64_t i = t->numel() == 1 ? 0 : static_cast<int64_t>(c);
+    zp[c] = t->dtype() == DType::kInt8 ? static_cast<float>(t->data<int8_t>()[i])
+                                       : static_cast<float>(t->data<uint8_t>()[i]);
+  }
+}
+
 // Zero points as floats per channel, read from an int8/uint8 initializer (absent: all 0).
 Expected<std::vector<float>> read_zero_points(const KernelContext& ctx, size_t input,
                                               int64_t channels, DType* code_type) {
@@ -121,23 +132,8 @@ Expected<std::vector<float>> read_zero_points(const KernelContext& ctx, size_t i
     return make_error(ErrorCode::kInvalidArgument, ctx.node.describe(), ": zero point has ",
                       t->numel(), " entries but the scale has ", channels);
   *code_type = t->dtype();
-  for (int64_t c = 0; c < channels; ++c) {
-    const int64_t i = t->numel() == 1 ? 0 : c;
-    zp[c] = t->dtype() == DType::kInt8 ? static_cast<float>(t->data<int8_t>()[i])
-                                       : static_cast<float>(t->data<uint8_t>()[i]);
-  }
+  refresh_zero_points(t, zp);
   return zp;
-}
-
-// Zero points are re-read every pass: an observer of another node sharing them (the pairs
-// around a MaxPool share one scale and zero point) may have moved them. No allocation.
-void refresh_zero_points(const Tensor* t, std::vector<float>& zp) {
-  if (t == nullptr) return;
-  for (size_t c = 0; c < zp.size(); ++c) {
-    const int64_t i = t->numel() == 1 ? 0 : static_cast<int64_t>(c);
-    zp[c] = t->dtype() == DType::kInt8 ? static_cast<float>(t->data<int8_t>()[i])
-                                       : static_cast<float>(t->data<uint8_t>()[i]);
-  }
 }
 
 // Round half to even, as ONNX specifies. Adding and subtracting 1.5 * 2^23 rounds in the
