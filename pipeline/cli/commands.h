@@ -10,5 +10,6 @@ int cmd_plugins(int argc, char** argv);
 int cmd_eval(int argc, char** argv);
 int cmd_train(int argc, char** argv);
 int cmd_plot(int argc, char** argv);
+int cmd_bench(int argc, char** argv);
 
 }  // namespace retort::cli

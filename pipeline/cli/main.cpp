@@ -18,6 +18,7 @@ const char* kUsage =
     "  eval      measure an ONNX model (accuracy, size, FLOPs, speed)\n"
     "  train     train one architecture outside a recipe\n"
     "  plot      draw an SVG plot from a JSON list of series\n"
+    "  bench     run the benchmark recipes over seeds; report beside the published numbers\n"
     "\n"
     "retort <command> --help shows a command's options; retort --version the version.\n";
 
@@ -30,7 +31,7 @@ constexpr Command kCommands[] = {
     {"run", retort::cli::cmd_run},     {"validate", retort::cli::cmd_validate},
     {"graph", retort::cli::cmd_graph}, {"plugins", retort::cli::cmd_plugins},
     {"eval", retort::cli::cmd_eval},   {"train", retort::cli::cmd_train},
-    {"plot", retort::cli::cmd_plot},
+    {"plot", retort::cli::cmd_plot},   {"bench", retort::cli::cmd_bench},
 };
 
 }  // namespace

@@ -1,0 +1,53 @@
+// What `retort bench` measured, as the JSON behind its reports (bench.json): per benchmark,
+// one row per model with each metric's mean and standard deviation over the seeds, the
+// published number beside it, and the run folders and artifact hashes that produced it.
+//
+// bench.json:
+//   {"retort_version", "date", "command", "quick", "seeds": [1, 2, 3],
+//    "machine": {"cpu", "cores", "threads"},
+//    "benchmarks": [{"name", "recipe", "source", "ok",
+//      "runs": [{"seed", "folder", "ok", "seconds", "ran", "cached", "failed", "error"}],
+//      "rows": [{"model", "published" (or null), "accuracy"/"bytes"/"parameters"/"sparsity"/
+//                "latency_ms"/"throughput": {"mean", "std", "n", "values"},
+//                "artifacts": [{"seed", "folder", "hash"}]}],
+//      "sweeps": [{"title", "x_label", "series": [{"name",
+//                  "points": [{"model", "x", "accuracy": {...}}]}]}],
+//      "problems": ["..."]}]}
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "nlohmann/json.hpp"
+#include "retort/bench/suite.h"
+
+namespace retort::bench {
+
+// One seed's run of a benchmark recipe.
+struct SeedRun {
+  uint64_t seed = 0;
+  std::string folder;  // the run folder (holds report.json and a folder per stage)
+  bool ok = false;
+  double seconds = 0;
+  int ran = 0, cached = 0, failed = 0;
+  std::string error;  // why the run did not complete, if it did not
+};
+
+// The metrics of a row, in report order, with the key each has in an evaluate stage's
+// per-model metrics.
+inline constexpr const char* kRowMetrics[] = {"accuracy", "bytes",      "parameters",
+                                              "sparsity", "latency_ms", "throughput"};
+
+// {"mean", "std" (sample, 0 for one value), "n", "values"}; null when there are no values.
+nlohmann::json summarize(const std::vector<double>& values);
+
+// A benchmark's entry of bench.json, read from its seed runs' folders: every model an evaluate
+// stage measured (its name without the ".model" port), then every other stage that reports a
+// test accuracy. A seed whose run failed contributes the models it finished.
+nlohmann::json collect_benchmark(const BenchmarkSpec& spec, const std::vector<SeedRun>& runs);
+
+// {"cpu": "<model name from /proc/cpuinfo>", "cores": N, "threads": T}.
+nlohmann::json machine_json(int threads);
+
+}  // namespace retort::bench
