@@ -30,7 +30,7 @@ using nlohmann::json;
 
 const char* kBenchUsage =
     "usage: retort bench [--suite FILE] [--only NAME]... [--seeds N] [--quick] [--out DIR]\n"
-    "                    [--threads N] [--jobs N] [--plugin-dir DIR]...\n"
+    "                    [--report DIR] [--threads N] [--jobs N] [--plugin-dir DIR]...\n"
     "\n"
     "Runs the benchmark recipes listed in the suite file over seeds 1..N (each seed is the\n"
     "recipe with its \"seed\" set; stages without a seed of their own inherit it), each seed in\n"
@@ -47,6 +47,8 @@ const char* kBenchUsage =
     "  --quick           smoke run: 2,000 training and 1,000 test images, at most one epoch per\n"
     "                    training (default --out runs/bench-quick)\n"
     "  --out DIR         output folder (default runs/bench)\n"
+    "  --report DIR      write bench.md, bench.html, bench.json and plots/ here instead of\n"
+    "                    <out> (e.g. bench/results); links still lead to the run folders\n"
     "  --threads N       cores to use (default: all)\n"
     "  --jobs N          compute-heavy stages at once (default 1)\n"
     "  --plugin-dir DIR  also load stage plugins from DIR (repeatable)\n"
@@ -233,10 +235,10 @@ void print_summary(const json& results) {
 }  // namespace
 
 int cmd_bench(int argc, char** argv) {
-  auto args =
-      parse_args(argc, argv, 2,
-                 {"--suite", "--only", "--seeds", "--out", "--threads", "--jobs", "--plugin-dir"},
-                 {"--quick", "--help"});
+  auto args = parse_args(
+      argc, argv, 2,
+      {"--suite", "--only", "--seeds", "--out", "--report", "--threads", "--jobs", "--plugin-dir"},
+      {"--quick", "--help"});
   if (!args.ok()) return fail(args.status(), kExitUsage);
   if (args->has("--help")) return std::fputs(kBenchUsage, stdout), kExitOk;
   if (!args->positional.empty())
@@ -308,10 +310,11 @@ int cmd_bench(int argc, char** argv) {
     }
     if (!runs.empty()) results["benchmarks"].push_back(bench::collect_benchmark(*b.spec, runs));
   }
-  if (Status s = write_bench_reports(results, out); !s.ok()) return fail(s, kExitFailed);
+  const fs::path report = args->get("--report", out.string());
+  if (Status s = write_bench_reports(results, report); !s.ok()) return fail(s, kExitFailed);
   print_summary(results);
-  std::printf("\nreport: %s, %s, %s\n", (out / "bench.md").c_str(), (out / "bench.html").c_str(),
-              (out / "bench.json").c_str());
+  std::printf("\nreport: %s, %s, %s\n", (report / "bench.md").c_str(),
+              (report / "bench.html").c_str(), (report / "bench.json").c_str());
   if (exec::cancel_requested()) {
     std::fprintf(stderr, "retort: interrupted; finished stages are kept, run again to resume\n");
     return kExitFailed;
