@@ -292,6 +292,7 @@ int cmd_bench(int argc, char** argv) {
                   {"machine", bench::machine_json(options.threads)},
                   {"benchmarks", json::array()}};
   for (int k = 1; k <= *seeds; ++k) results["seeds"].push_back(k);
+  results["machine"]["load_start"] = bench::load_average();
   bool all_ok = true;
   for (const PlannedBenchmark& b : plan) {
     std::vector<bench::SeedRun> runs;
@@ -309,6 +310,17 @@ int cmd_bench(int argc, char** argv) {
       all_ok = all_ok && runs.back().ok;
     }
     if (!runs.empty()) results["benchmarks"].push_back(bench::collect_benchmark(*b.spec, runs));
+  }
+  // The load says how busy the machine was while things were measured; a run served entirely
+  // from the cache measured nothing now.
+  bool computed = false;
+  for (const json& b : results["benchmarks"])
+    for (const json& run : b["runs"]) computed = computed || run["ran"].get<int>() > 0;
+  if (computed) {
+    results["machine"]["load_end"] = bench::load_average();
+  } else {
+    results["machine"].erase("load_start");
+    results["machine"]["from_cache"] = true;
   }
   const fs::path report = args->get("--report", out.string());
   if (Status s = write_bench_reports(results, report); !s.ok()) return fail(s, kExitFailed);

@@ -24,6 +24,8 @@ TEST_F(BenchCli, QuickRunOfOneBenchmarkWritesSeedMeansHashesAndPlotsThenResumesF
   EXPECT_TRUE(results["quick"].get<bool>());
   EXPECT_EQ(results["seeds"], json({1, 2}));
   EXPECT_EQ(results["machine"]["threads"], 2);
+  EXPECT_GE(results["machine"]["load_start"].get<double>(), 0.0);
+  EXPECT_FALSE(results["machine"].contains("from_cache"));
   ASSERT_EQ(results["benchmarks"].size(), 1u);
   const json& b = results["benchmarks"][0];
   EXPECT_EQ(b["name"], "hinton");
@@ -72,6 +74,9 @@ TEST_F(BenchCli, QuickRunOfOneBenchmarkWritesSeedMeansHashesAndPlotsThenResumesF
   const Result again = run_cli(command);
   ASSERT_EQ(again.code, 0) << again.out;
   const json second = read_json(out / "bench.json");
+  EXPECT_TRUE(second["machine"]["from_cache"].get<bool>());
+  EXPECT_NE(read_bytes(out / "bench.md").find("every result came from the run folders' cache"),
+            std::string::npos);
   for (const json& run : second["benchmarks"][0]["runs"]) {
     EXPECT_EQ(run["ran"], 0);
     EXPECT_EQ(run["cached"], 6);

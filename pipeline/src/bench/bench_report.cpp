@@ -1,5 +1,6 @@
 #include "retort/bench/bench_report.h"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <set>
@@ -155,11 +156,21 @@ std::string header_text(const json& results) {
   std::string seeds;
   for (const json& s : results.value("seeds", json::array()))
     seeds += (seeds.empty() ? "" : ", ") + std::to_string(s.get<int64_t>());
-  return "retort " + results.value("retort_version", std::string("?")) + ", " +
-         results.value("date", std::string("")) +
-         ". Machine: " + m.value("cpu", std::string("unknown CPU")) + ", " +
-         std::to_string(m.value("cores", 0)) + " cores, " + std::to_string(m.value("threads", 0)) +
-         " threads used. Seeds: " + seeds + ".";
+  std::string text = "retort " + results.value("retort_version", std::string("?")) + ", " +
+                     results.value("date", std::string("")) +
+                     ". Machine: " + m.value("cpu", std::string("unknown CPU")) + ", " +
+                     std::to_string(m.value("cores", 0)) + " cores, " +
+                     std::to_string(m.value("threads", 0)) + " threads used";
+  const double start = m.value("load_start", -1.0), end = m.value("load_end", -1.0);
+  if (start >= 0 && end >= 0)
+    text += ", load average " + format("%.1f", start) + " at the start and " + format("%.1f", end) +
+            " at the end" +
+            (std::max(start, end) > m.value("threads", 0) + 0.5
+                 ? " (other work was running: latency and throughput are low)"
+                 : "");
+  if (m.value("from_cache", false))
+    text += "; every result came from the run folders' cache (measured by earlier runs)";
+  return text + ". Seeds: " + seeds + ".";
 }
 
 const char* kQuickNote =

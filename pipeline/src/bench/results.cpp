@@ -213,4 +213,11 @@ json machine_json(int threads) {
   return {{"cpu", cpu}, {"cores", cores}, {"threads", threads > 0 ? threads : cores}};
 }
 
+double load_average() {
+  std::ifstream in("/proc/loadavg");
+  double one_minute = -1;
+  if (!(in >> one_minute)) return -1;
+  return one_minute;
+}
+
 }  // namespace retort::bench

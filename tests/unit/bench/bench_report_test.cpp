@@ -42,7 +42,12 @@ json results(bool quick) {
           {"command", "retort bench --only demo"},
           {"quick", quick},
           {"seeds", {1, 2, 3}},
-          {"machine", {{"cpu", "Test CPU <x86> & co"}, {"cores", 2}, {"threads", 2}}},
+          {"machine",
+           {{"cpu", "Test CPU <x86> & co"},
+            {"cores", 2},
+            {"threads", 2},
+            {"load_start", 4.25},
+            {"load_end", 1.0}}},
           {"benchmarks",
            {{{"name", "demo"},
              {"recipe", "recipes/benchmarks/demo.json"},
@@ -77,7 +82,9 @@ TEST(BenchMarkdown, OneRowPerModelWithSeedMeansPublishedNumbersAndTheParetoFront
   const std::string md = bench_markdown(results(false), "runs/bench");
   EXPECT_TRUE(contains(md,
                        "retort 0.1.0, 2026-11-23 08:00 UTC. Machine: Test CPU <x86> & co, "
-                       "2 cores, 2 threads used. Seeds: 1, 2, 3."));
+                       "2 cores, 2 threads used, load average 4.2 at the start and 1.0 at the "
+                       "end (other work was running: latency and throughput are low). "
+                       "Seeds: 1, 2, 3."));
   EXPECT_TRUE(contains(md, "retort bench --only demo"));
   EXPECT_TRUE(contains(md, "| published (Author 2020, Table 1) |"));
   EXPECT_TRUE(contains(md, "2 of 3 seeds complete, 3.0 min"));

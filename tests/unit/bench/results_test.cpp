@@ -148,6 +148,7 @@ TEST(MachineJson, NamesTheCpuAndCountsCores) {
   EXPECT_GE(m["cores"].get<int>(), 1);
   EXPECT_EQ(m["threads"], m["cores"]);  // 0: all cores
   EXPECT_EQ(machine_json(1)["threads"], 1);
+  EXPECT_GE(load_average(), 0.0);
 }
 
 }  // namespace

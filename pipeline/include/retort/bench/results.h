@@ -4,7 +4,7 @@
 //
 // bench.json:
 //   {"retort_version", "date", "command", "quick", "seeds": [1, 2, 3],
-//    "machine": {"cpu", "cores", "threads"},
+//    "machine": {"cpu", "cores", "threads", "load_start", "load_end"},
 //    "benchmarks": [{"name", "recipe", "source", "ok",
 //      "runs": [{"seed", "folder", "ok", "seconds", "ran", "cached", "failed", "error"}],
 //      "rows": [{"model", "published" (or null), "accuracy"/"bytes"/"parameters"/"sparsity"/
@@ -49,5 +49,9 @@ nlohmann::json collect_benchmark(const BenchmarkSpec& spec, const std::vector<Se
 
 // {"cpu": "<model name from /proc/cpuinfo>", "cores": N, "threads": T}.
 nlohmann::json machine_json(int threads);
+
+// The one-minute load average (/proc/loadavg), or -1 when unknown. Speeds measured while it
+// is above the threads used were measured on a shared machine.
+double load_average();
 
 }  // namespace retort::bench
