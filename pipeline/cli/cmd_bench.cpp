@@ -133,7 +133,7 @@ bool plan_benchmarks(const bench::Suite& suite,
       run.seed = static_cast<uint64_t>(k);
       run.folder = (out / spec->name / ("seed-" + std::to_string(k))).string();
       run.recipe_file = run.folder + ".recipe.json";
-      run.recipe_json = bench::recipe_for_seed(*base, run.seed, quick);
+      run.recipe_json = bench::recipe_for_seed(*base, run.seed, quick, run.folder);
       std::vector<recipe::Diagnostic> problems;
       auto r = recipe::parse_recipe(run.recipe_json.dump(), spec->recipe, registry, &problems);
       if (r.ok()) problems = exec::check_stages(*r, registry);

@@ -1,6 +1,7 @@
 #include "retort/bench/seeded_recipe.h"
 
 #include <algorithm>
+#include <filesystem>
 
 namespace retort::bench {
 namespace {
@@ -31,9 +32,17 @@ void cap_params(json& node, const QuickOptions& quick, int64_t train_size) {
 
 }  // namespace
 
-json recipe_for_seed(const json& recipe, uint64_t seed, const QuickOptions* quick) {
+json recipe_for_seed(const json& recipe, uint64_t seed, const QuickOptions* quick,
+                     const std::string& export_dir) {
   json out = recipe;
   out["seed"] = seed;
+  if (!export_dir.empty() && out.contains("stages") && out["stages"].is_array())
+    for (json& stage : out["stages"])
+      if (stage.value("type", std::string()) == "export" && stage.contains("params") &&
+          stage["params"].contains("path") && stage["params"]["path"].is_string()) {
+        const std::filesystem::path file(stage["params"]["path"].get<std::string>());
+        stage["params"]["path"] = (std::filesystem::path(export_dir) / file.filename()).string();
+      }
   if (!quick) return out;
   json& data = out["data"];
   if (!data.is_object()) data = json::object();

@@ -17,7 +17,8 @@ const json kRecipe = json::parse(R"({
                 "latency_iterations": 50}},
     {"id": "int8", "type": "quantize",
      "params": {"calibration_images": 4096, "train": {"epochs": 3}}},
-    {"id": "evaluate", "type": "evaluate", "params": {"latency_iterations": 50}}]})");
+    {"id": "evaluate", "type": "evaluate", "params": {"latency_iterations": 50}},
+    {"id": "export", "type": "export", "params": {"path": "runs/pipeline/student.onnx"}}]})");
 
 TEST(RecipeForSeed, SetsTheRecipeSeedAndLeavesEverythingElse) {
   const json r = recipe_for_seed(kRecipe, 2, nullptr);
@@ -26,6 +27,12 @@ TEST(RecipeForSeed, SetsTheRecipeSeedAndLeavesEverythingElse) {
   expected["seed"] = 2;
   EXPECT_EQ(r, expected);
   EXPECT_EQ(r["stages"][1]["seed"], 3);  // a stage's own seed stays pinned
+}
+
+TEST(RecipeForSeed, ExportsGoIntoTheReplicationsFolder) {
+  const json r = recipe_for_seed(kRecipe, 2, nullptr, "runs/bench/demo/seed-2");
+  EXPECT_EQ(r["stages"][5]["params"]["path"], "runs/bench/demo/seed-2/student.onnx");
+  EXPECT_EQ(r["stages"][4]["params"], kRecipe["stages"][4]["params"]);
 }
 
 TEST(RecipeForSeed, QuickCapsDataEpochsCalibrationAndLatencyRuns) {
