@@ -56,6 +56,10 @@ std::string stat_text(const json& row, const char* key) {
            " (n=" + std::to_string(n) + ")";
   if (key_name == "sparsity") return format("%.1f%%", 100 * m);
   if (key_name == "latency_ms") return format("%.3f", m);
+  if (key_name == "accuracy_retained")
+    return format("%.2f%%", m) + (n > 1 ? " ± " + format("%.2f", sd) : "");
+  if (key_name == "compression_ratio") return format("%.1fx", m);
+  if (key_name == "speedup") return format("%.2fx", m) + (n > 1 ? " ± " + format("%.2f", sd) : "");
   return grouped(m);
 }
 
@@ -82,22 +86,40 @@ std::set<std::string> front_models(const json& b, const char* x_key) {
   return front;
 }
 
+// Whether the benchmark's evaluate stage compared its models with a baseline (the teacher).
+bool has_baseline(const json& b) {
+  for (const json& r : b["rows"])
+    if (has_stat(r, "accuracy_retained")) return true;
+  return false;
+}
+
+struct Column {
+  std::string name;
+  bool numeric = false;
+};
+
 // The columns of a benchmark's table and its rows, shared by both reports.
-std::vector<std::string> table_columns(const json& b) {
-  return {"model",
-          "accuracy (mean ± sd over seeds)",
-          "published (" + b.value("source", std::string("no published number")) + ")",
-          "bytes",
-          "parameters",
-          "sparsity",
-          "latency (ms, batch 1)",
-          "throughput (img/s)",
-          "Pareto front",
-          "runs (folder, artifact hash)"};
+std::vector<Column> table_columns(const json& b) {
+  std::vector<Column> columns = {
+      {"model", false},
+      {"accuracy (mean ± sd over seeds)", true},
+      {"published (" + b.value("source", std::string("no published number")) + ")", false}};
+  if (has_baseline(b))
+    columns.insert(columns.end(),
+                   {{"accuracy retained", true}, {"smaller", true}, {"faster (throughput)", true}});
+  columns.insert(columns.end(), {{"bytes", true},
+                                 {"parameters", true},
+                                 {"sparsity", true},
+                                 {"latency (ms, batch 1)", true},
+                                 {"throughput (img/s)", true},
+                                 {"Pareto front", false},
+                                 {"runs (folder, artifact hash)", false}});
+  return columns;
 }
 
 std::vector<TableRow> table_rows(const json& b, const std::string& report_dir) {
   std::vector<TableRow> rows;
+  const bool baseline = has_baseline(b);
   const std::set<std::string> by_size = front_models(b, "bytes");
   const std::set<std::string> by_latency = front_models(b, "latency_ms");
   for (const json& r : b["rows"]) {
@@ -105,6 +127,9 @@ std::vector<TableRow> table_rows(const json& b, const std::string& report_dir) {
     row.push_back({r.value("model", std::string("?")), {}, false});
     row.push_back({stat_text(r, "accuracy"), {}, true});
     row.push_back({r["published"].is_string() ? r["published"].get<std::string>() : "", {}, false});
+    if (baseline)
+      for (const char* key : {"accuracy_retained", "compression_ratio", "speedup"})
+        row.push_back({stat_text(r, key), {}, true});
     for (const char* key : {"bytes", "parameters", "sparsity", "latency_ms", "throughput"})
       row.push_back({stat_text(r, key), {}, true});
     const std::string model = r.value("model", std::string("?"));
@@ -242,12 +267,11 @@ std::string bench_markdown(const json& results, const std::string& report_dir) {
     md << "Recipe [" << b["recipe"].get<std::string>() << "]("
        << link_to(b["recipe"].get<std::string>(), report_dir) << "); " << run_summary(b)
        << ". Published numbers: " << b.value("source", std::string("none")) << ".\n\n";
-    const std::vector<std::string> columns = table_columns(b);
+    const std::vector<Column> columns = table_columns(b);
     md << "|";
-    for (const std::string& c : columns) md << " " << c << " |";
+    for (const Column& c : columns) md << " " << c.name << " |";
     md << "\n|";
-    for (size_t c = 0; c < columns.size(); ++c)
-      md << (c == 0 || c == 2 || c >= 8 ? "---|" : "---:|");
+    for (const Column& c : columns) md << (c.numeric ? "---:|" : "---|");
     md << "\n";
     for (const TableRow& row : table_rows(b, report_dir)) {
       md << "|";
@@ -296,7 +320,7 @@ std::string bench_html(const json& results, const std::string& report_dir) {
       << xml_escape(b["recipe"].get<std::string>()) << "</a>; " << xml_escape(run_summary(b))
       << ". Published numbers: " << xml_escape(b.value("source", std::string("none")))
       << ".</p>\n<table>\n<tr>";
-    for (const std::string& c : table_columns(b)) h << "<th>" << xml_escape(c) << "</th>";
+    for (const Column& c : table_columns(b)) h << "<th>" << xml_escape(c.name) << "</th>";
     h << "</tr>\n";
     for (const TableRow& row : table_rows(b, report_dir)) {
       h << "<tr>";

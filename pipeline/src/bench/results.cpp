@@ -34,7 +34,8 @@ json row_values(const json& m) {
     v["accuracy"] = *a;
   else if (auto t = number(m, "test_accuracy"))
     v["accuracy"] = *t;
-  for (const char* key : {"bytes", "parameters", "throughput"})
+  for (const char* key :
+       {"bytes", "parameters", "throughput", "accuracy_retained", "compression_ratio", "speedup"})
     if (auto x = number(m, key)) v[key] = *x;
   if (auto l = number(m, "latency_ms_median")) v["latency_ms"] = *l;
   auto params = number(m, "parameters");

@@ -154,5 +154,20 @@ TEST(BenchHtml, SelfContainedWithEscapedTextLinksAndInlineWellFormedSvg) {
   }
 }
 
+TEST(BenchMarkdown, BaselineComparisonColumnsOnlyWhenTheEvaluateStageHadABaseline) {
+  json r = results(false);
+  EXPECT_FALSE(contains(bench_markdown(r, "runs/bench"), "accuracy retained"));
+  json& a = r["benchmarks"][0]["rows"][0];
+  a["accuracy_retained"] = stat(99.3576, 0.0881, 3);
+  a["compression_ratio"] = stat(49.4979, 0, 3);
+  a["speedup"] = stat(7.8833, 1.3569, 3);
+  const std::string md = bench_markdown(r, "runs/bench");
+  EXPECT_TRUE(contains(md, "| accuracy retained | smaller | faster (throughput) | bytes |"));
+  EXPECT_TRUE(
+      contains(table_line(md, "a"), "| 99.3% | 99.36% ± 0.09 | 49.5x | 7.88x ± 1.36 | 100 |"))
+      << table_line(md, "a");
+  EXPECT_TRUE(contains(table_line(md, "b"), "|  |  |  |  | 50 |")) << table_line(md, "b");
+}
+
 }  // namespace
 }  // namespace retort::bench

@@ -52,6 +52,8 @@ class CollectTest : public ::testing::Test {
                 {"parameters", 250},
                 {"nonzero_parameters", 250},
                 {"latency_ms_median", latency},
+                {"accuracy_retained", 100.0},
+                {"speedup", 1.0},
                 {"throughput", 100.0 * seed}},
                {{"name", "student.model"},
                 {"accuracy", student},
@@ -92,6 +94,9 @@ TEST_F(CollectTest, OneRowPerModelWithSeedStatisticsHashesAndThePublishedNumber)
   EXPECT_NEAR(teacher["throughput"]["mean"].get<double>(), 150, 1e-9);
   EXPECT_EQ(teacher["sparsity"]["mean"], 0.0);
   EXPECT_EQ(teacher["published"], "99.3%");
+  EXPECT_EQ(teacher["accuracy_retained"]["mean"], 100.0);
+  EXPECT_EQ(teacher["speedup"]["n"], 2);
+  EXPECT_TRUE(teacher["compression_ratio"].is_null());
   ASSERT_EQ(teacher["artifacts"].size(), 2u);
   EXPECT_EQ(teacher["artifacts"][0]["hash"], "aaaa1111");
   EXPECT_EQ(teacher["artifacts"][1]["hash"], "bbbb2222");

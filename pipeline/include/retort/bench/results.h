@@ -8,7 +8,8 @@
 //    "benchmarks": [{"name", "recipe", "source", "ok",
 //      "runs": [{"seed", "folder", "ok", "seconds", "ran", "cached", "failed", "error"}],
 //      "rows": [{"model", "published" (or null), "accuracy"/"bytes"/"parameters"/"sparsity"/
-//                "latency_ms"/"throughput": {"mean", "std", "n", "values"},
+//                "latency_ms"/"throughput"/"accuracy_retained"/"compression_ratio"/
+//                "speedup": {"mean", "std", "n", "values"} or null,
 //                "artifacts": [{"seed", "folder", "hash"}]}],
 //      "sweeps": [{"title", "x_label", "series": [{"name",
 //                  "points": [{"model", "x", "accuracy": {...}}]}]}],
@@ -34,10 +35,13 @@ struct SeedRun {
   std::string error;  // why the run did not complete, if it did not
 };
 
-// The metrics of a row, in report order, with the key each has in an evaluate stage's
-// per-model metrics.
-inline constexpr const char* kRowMetrics[] = {"accuracy", "bytes",      "parameters",
-                                              "sparsity", "latency_ms", "throughput"};
+// The metrics of a row, with the key each has in an evaluate stage's per-model metrics (the
+// last three only when it compares with a baseline: percent of its accuracy, times smaller,
+// times its throughput).
+inline constexpr const char* kRowMetrics[] = {
+    "accuracy",   "bytes",      "parameters",        "sparsity",
+    "latency_ms", "throughput", "accuracy_retained", "compression_ratio",
+    "speedup"};
 
 // {"mean", "std" (sample, 0 for one value), "n", "values"}; null when there are no values.
 nlohmann::json summarize(const std::vector<double>& values);
