@@ -165,15 +165,32 @@ std::string html_cell(const Cell& c) {
   return out;
 }
 
+// "3 of 3 seeds complete, computed 2026-11-23 08:28 to 08:53 UTC, 24.9 min this run".
 std::string run_summary(const json& b) {
   int ok = 0;
   double seconds = 0;
+  int ran = 0;
+  std::string from, to;
   for (const json& run : b["runs"]) {
     ok += run.value("ok", false) ? 1 : 0;
     seconds += run.value("seconds", 0.0);
+    ran += run.value("ran", 0);
+    const std::string f = run.value("computed_from", std::string());
+    const std::string t = run.value("computed_to", std::string());
+    if (!f.empty() && (from.empty() || f < from)) from = f;
+    if (t > to) to = t;
   }
-  return std::to_string(ok) + " of " + std::to_string(b["runs"].size()) + " seeds complete, " +
-         format("%.1f", seconds / 60) + " min";
+  // "2026-11-23T08:28:01.123Z" -> "2026-11-23 08:28".
+  auto minute = [](const std::string& iso) {
+    return iso.size() >= 16 ? iso.substr(0, 10) + " " + iso.substr(11, 5) : iso;
+  };
+  std::string text =
+      std::to_string(ok) + " of " + std::to_string(b["runs"].size()) + " seeds complete";
+  if (!from.empty() && !to.empty())
+    text += ", computed " + minute(from) + " to " +
+            minute(to).substr(from.substr(0, 10) == to.substr(0, 10) ? 11 : 0) + " UTC";
+  text += ran > 0 ? ", " + format("%.1f", seconds / 60) + " min this run" : ", all from the cache";
+  return text;
 }
 
 std::string header_text(const json& results) {

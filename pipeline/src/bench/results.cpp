@@ -119,6 +119,20 @@ json collect_benchmark(const BenchmarkSpec& spec, const std::vector<SeedRun>& ru
                                 run.folder);
       continue;
     }
+    // When its stages computed what the report shows (cached stages keep their first run's
+    // times): ISO-8601 UTC strings, so the earliest and latest sort as text.
+    std::string from, to;
+    for (const json& stage : report["stages"]) {
+      const json manifest =
+          read_json_file(fs::path(run.folder) / stage.value("id", std::string()) / "manifest.json");
+      if (!manifest.is_object()) continue;
+      const std::string started = manifest.value("started", std::string());
+      const std::string finished = manifest.value("finished", std::string());
+      if (!started.empty() && (from.empty() || started < from)) from = started;
+      if (finished > to) to = finished;
+    }
+    out["runs"].back()["computed_from"] = from;
+    out["runs"].back()["computed_to"] = to;
     // This seed's models: evaluate stages' entries first, then stages' own accuracies.
     std::vector<std::pair<std::string, json>> models;  // (name as measured, values)
     auto seen = [&models](const std::string& row) {

@@ -54,8 +54,20 @@ json results(bool quick) {
              {"source", "Author 2020, Table 1"},
              {"ok", true},
              {"runs",
-              {{{"seed", 1}, {"ok", true}, {"seconds", 60}, {"error", ""}},
-               {{"seed", 2}, {"ok", true}, {"seconds", 60}, {"error", ""}},
+              {{{"seed", 1},
+                {"ok", true},
+                {"seconds", 60},
+                {"ran", 4},
+                {"error", ""},
+                {"computed_from", "2026-11-23T07:00:01.500Z"},
+                {"computed_to", "2026-11-23T07:40:00.000Z"}},
+               {{"seed", 2},
+                {"ok", true},
+                {"seconds", 60},
+                {"ran", 4},
+                {"error", ""},
+                {"computed_from", "2026-11-23T07:40:01.000Z"},
+                {"computed_to", "2026-11-23T07:59:30.000Z"}},
                {{"seed", 3}, {"ok", false}, {"seconds", 60}, {"error", "stage 'c' failed"}}}},
              {"rows",
               {row("a", 0.9, 100, 1.0, "99.3%"), row("b", 0.8, 50, 2.0, nullptr),
@@ -87,7 +99,8 @@ TEST(BenchMarkdown, OneRowPerModelWithSeedMeansPublishedNumbersAndTheParetoFront
                        "Seeds: 1, 2, 3."));
   EXPECT_TRUE(contains(md, "retort bench --only demo"));
   EXPECT_TRUE(contains(md, "| published (Author 2020, Table 1) |"));
-  EXPECT_TRUE(contains(md, "2 of 3 seeds complete, 3.0 min"));
+  EXPECT_TRUE(contains(
+      md, "2 of 3 seeds complete, computed 2026-11-23 07:00 to 07:59 UTC, 3.0 min this run"));
   EXPECT_TRUE(contains(md, "- seed 3: stage 'c' failed"));
   EXPECT_TRUE(contains(md, "- problem: a published number is given for 'ghost'"));
   EXPECT_FALSE(contains(md, "--quick smoke run"));

@@ -62,7 +62,10 @@ class CollectTest : public ::testing::Test {
                 {"nonzero_parameters", 5}}}}}}}}}};
     std::ofstream(run / "report.json") << report.dump();
     std::ofstream(run / "teacher" / "manifest.json")
-        << json({{"outputs", {{"model.onnx", teacher_hash}, {"metrics.json", "x"}}}}).dump();
+        << json({{"outputs", {{"model.onnx", teacher_hash}, {"metrics.json", "x"}}},
+                 {"started", "2026-11-2" + std::to_string(seed) + "T10:00:00.000Z"},
+                 {"finished", "2026-11-2" + std::to_string(seed) + "T10:05:00.000Z"}})
+               .dump();
   }
 
   std::vector<SeedRun> runs() const {
@@ -82,6 +85,8 @@ TEST_F(CollectTest, OneRowPerModelWithSeedStatisticsHashesAndThePublishedNumber)
   const json b = collect_benchmark(spec, runs());
 
   EXPECT_EQ(b["name"], "demo");
+  EXPECT_EQ(b["runs"][1]["computed_from"], "2026-11-22T10:00:00.000Z");
+  EXPECT_EQ(b["runs"][1]["computed_to"], "2026-11-22T10:05:00.000Z");
   EXPECT_TRUE(b["ok"].get<bool>());
   ASSERT_EQ(b["rows"].size(), 3u);  // evaluate's models first, then stages with an accuracy
   const json& teacher = b["rows"][0];

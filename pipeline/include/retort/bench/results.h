@@ -6,7 +6,9 @@
 //   {"retort_version", "date", "command", "quick", "seeds": [1, 2, 3],
 //    "machine": {"cpu", "cores", "threads", "load_start", "load_end"},
 //    "benchmarks": [{"name", "recipe", "source", "ok",
-//      "runs": [{"seed", "folder", "ok", "seconds", "ran", "cached", "failed", "error"}],
+//      "runs": [{"seed", "folder", "ok", "seconds" (this invocation), "ran", "cached", "failed",
+//                "error", "computed_from", "computed_to" (its stages' first and last manifest
+//                times: when the results were computed, even if served from the cache now)}],
 //      "rows": [{"model", "published" (or null), "accuracy"/"bytes"/"parameters"/"sparsity"/
 //                "latency_ms"/"throughput"/"accuracy_retained"/"compression_ratio"/
 //                "speedup": {"mean", "std", "n", "values"} or null,
