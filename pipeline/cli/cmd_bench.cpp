@@ -1,5 +1,6 @@
 // retort bench: the benchmark recipes over N seeds, then one report (Markdown, HTML, JSON) of
 // seed means beside the published numbers.
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -265,7 +266,7 @@ int cmd_bench(int argc, char** argv) {
                              " has no benchmark of that name (it has: ", known, ")"),
                   kExitUsage);
     }
-    specs.push_back(spec);
+    if (std::find(specs.begin(), specs.end(), spec) == specs.end()) specs.push_back(spec);
   }
   if (specs.empty())
     for (const bench::BenchmarkSpec& b : suite->benchmarks) specs.push_back(&b);
