@@ -30,7 +30,8 @@ Expected<int64_t> Args::get_int(const std::string& key, int64_t fallback, int64_
   char* end = nullptr;
   const long long v = std::strtoll(text.c_str(), &end, 10);
   if (end == text.c_str() || *end != '\0' || v < min)
-    return make_error(ErrorCode::kInvalidArgument, key, ": expected an integer >= ", min, ", got '", text, "'");
+    return make_error(ErrorCode::kInvalidArgument, key, ": expected an integer >= ", min, ", got '",
+                      text, "'");
   return static_cast<int64_t>(v);
 }
 
@@ -54,7 +55,8 @@ Expected<Args> parse_args(int argc, char** argv, int first, const std::vector<st
       args.flags.push_back(a);
     } else if (std::find(valued.begin(), valued.end(), a) != valued.end()) {
       if (!inline_value) {
-        if (i + 1 >= argc) return make_error(ErrorCode::kInvalidArgument, "option ", a, " needs a value");
+        if (i + 1 >= argc)
+          return make_error(ErrorCode::kInvalidArgument, "option ", a, " needs a value");
         value = argv[++i];
       }
       args.options[a].push_back(value);

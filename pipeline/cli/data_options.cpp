@@ -9,7 +9,9 @@ Expected<nlohmann::json> json_argument(const std::string& text, const std::strin
   std::string source = text;
   if (!text.empty() && text.front() != '{' && text.front() != '[') {
     std::ifstream in(text);
-    if (!in) return make_error(ErrorCode::kNotFound, what, ": no such file '", text, "' (pass JSON or a file of it)");
+    if (!in)
+      return make_error(ErrorCode::kNotFound, what, ": no such file '", text,
+                        "' (pass JSON or a file of it)");
     std::stringstream ss;
     ss << in.rdbuf();
     source = ss.str();
@@ -23,7 +25,8 @@ Expected<std::shared_ptr<const data::DataSplits>> load_data_option(const Args& a
   nlohmann::json section = nlohmann::json::object();
   if (args.options.count("--data")) {
     RETORT_ASSIGN_OR_RETURN(section, json_argument(args.get("--data"), "--data"));
-    if (!section.is_object()) return make_error(ErrorCode::kInvalidArgument, "--data: expected a JSON object");
+    if (!section.is_object())
+      return make_error(ErrorCode::kInvalidArgument, "--data: expected a JSON object");
   }
   RETORT_ASSIGN_OR_RETURN(int64_t train_size, args.get_int("--train-size", 0, 0));
   RETORT_ASSIGN_OR_RETURN(int64_t test_size, args.get_int("--test-size", 0, 0));

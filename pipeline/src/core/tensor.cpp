@@ -10,24 +10,34 @@ namespace retort {
 
 const char* dtype_name(DType dtype) {
   switch (dtype) {
-    case DType::kFloat32: return "float32";
-    case DType::kInt64: return "int64";
-    case DType::kInt32: return "int32";
-    case DType::kInt8: return "int8";
-    case DType::kUInt8: return "uint8";
-    case DType::kBool: return "bool";
+    case DType::kFloat32:
+      return "float32";
+    case DType::kInt64:
+      return "int64";
+    case DType::kInt32:
+      return "int32";
+    case DType::kInt8:
+      return "int8";
+    case DType::kUInt8:
+      return "uint8";
+    case DType::kBool:
+      return "bool";
   }
   return "?";
 }
 
 size_t dtype_size(DType dtype) {
   switch (dtype) {
-    case DType::kFloat32: return 4;
-    case DType::kInt64: return 8;
-    case DType::kInt32: return 4;
+    case DType::kFloat32:
+      return 4;
+    case DType::kInt64:
+      return 8;
+    case DType::kInt32:
+      return 4;
     case DType::kInt8:
     case DType::kUInt8:
-    case DType::kBool: return 1;
+    case DType::kBool:
+      return 1;
   }
   return 0;
 }
@@ -80,12 +90,24 @@ std::vector<int64_t> Tensor::to_int64_vector() const {
   std::vector<int64_t> out(static_cast<size_t>(numel_));
   for (int64_t i = 0; i < numel_; ++i) {
     switch (dtype_) {
-      case DType::kInt64: out[i] = data<int64_t>()[i]; break;
-      case DType::kInt32: out[i] = data<int32_t>()[i]; break;
-      case DType::kInt8: out[i] = data<int8_t>()[i]; break;
-      case DType::kUInt8: out[i] = data<uint8_t>()[i]; break;
-      case DType::kBool: out[i] = data<bool>()[i] ? 1 : 0; break;
-      case DType::kFloat32: out[i] = static_cast<int64_t>(data<float>()[i]); break;
+      case DType::kInt64:
+        out[i] = data<int64_t>()[i];
+        break;
+      case DType::kInt32:
+        out[i] = data<int32_t>()[i];
+        break;
+      case DType::kInt8:
+        out[i] = data<int8_t>()[i];
+        break;
+      case DType::kUInt8:
+        out[i] = data<uint8_t>()[i];
+        break;
+      case DType::kBool:
+        out[i] = data<bool>()[i] ? 1 : 0;
+        break;
+      case DType::kFloat32:
+        out[i] = static_cast<int64_t>(data<float>()[i]);
+        break;
     }
   }
   return out;

@@ -21,8 +21,8 @@ constexpr int64_t kMaxClasses = 4096;
 
 }  // namespace
 
-float cross_entropy(const View& logits, const int32_t* labels, int64_t count,
-                    float label_smoothing, const View* grad, float scale) {
+float cross_entropy(const View& logits, const int32_t* labels, int64_t count, float label_smoothing,
+                    const View* grad, float scale) {
   const int64_t c = logits.shape.back();
   assert(c <= kMaxClasses);
   double logp[kMaxClasses];
@@ -63,13 +63,15 @@ float kl_divergence(const View& student_logits, const View& teacher_logits, floa
       // d/ds_j of T^2 * KL = T * (p_s - p_t)
       float* g = grad->data + i * c;
       const double k = scale * static_cast<double>(temperature) / static_cast<double>(count);
-      for (int64_t j = 0; j < c; ++j) g[j] += static_cast<float>(k * (std::exp(ls[j]) - std::exp(lt[j])));
+      for (int64_t j = 0; j < c; ++j)
+        g[j] += static_cast<float>(k * (std::exp(ls[j]) - std::exp(lt[j])));
     }
   }
   return count > 0 ? static_cast<float>(total / count) : 0.0f;
 }
 
-float mse(const View& prediction, const View& target, int64_t count, const View* grad, float scale) {
+float mse(const View& prediction, const View& target, int64_t count, const View* grad,
+          float scale) {
   const int64_t row = prediction.shape.empty() ? 1 : prediction.numel() / prediction.shape[0];
   const int64_t n = row * count;
   double total = 0;

@@ -16,10 +16,10 @@ constexpr int kNoValue = -1;
 // One named float32 value of the graph: its buffer and, when it carries one, its gradient.
 struct ValueSlot {
   std::string name;
-  Tensor storage;       // owned buffer (empty for initializers, which live in the model)
+  Tensor storage;  // owned buffer (empty for initializers, which live in the model)
   View view;
   Tensor grad_storage;
-  View grad;            // null when the value carries no gradient
+  View grad;  // null when the value carries no gradient
   bool requires_grad = false;
   bool external_grad = false;  // graph output or requested in grad_values: caller writes it
   bool accumulates = false;    // consumers write private slots that the plan sums in
@@ -34,14 +34,16 @@ struct GradAccumulation {
 
 struct NodeStep {
   std::unique_ptr<Kernel> kernel;
-  std::vector<int> inputs;   // value index per node input; kNoValue for constants/omitted
+  std::vector<int> inputs;  // value index per node input; kNoValue for constants/omitted
   std::vector<int> outputs;
   std::vector<Tensor> partial_storage;
   std::vector<GradAccumulation> accumulations;
   bool runs_backward = false;
 };
 
-View make_view(Tensor& t) { return View{t.data<float>(), t.shape()}; }
+View make_view(Tensor& t) {
+  return View{t.data<float>(), t.shape()};
+}
 
 void add_into(const View& dst, const View& src) {
   float* __restrict d = dst.data;
@@ -51,15 +53,17 @@ void add_into(const View& dst, const View& src) {
   for (int64_t i = 0; i < n; ++i) d[i] += s[i];
 }
 
-void zero(const View& v) { std::memset(v.data, 0, static_cast<size_t>(v.numel()) * sizeof(float)); }
+void zero(const View& v) {
+  std::memset(v.data, 0, static_cast<size_t>(v.numel()) * sizeof(float));
+}
 
 }  // namespace
 
 struct Plan::Impl {
   PlanOptions options;
   dnnl::stream stream{cpu_engine()};
-  std::vector<Node> nodes;                       // the plan's own copy: kernels may refer to it
-  std::deque<KernelContext> contexts;            // kept alive for kernels that hold on to them
+  std::vector<Node> nodes;             // the plan's own copy: kernels may refer to it
+  std::deque<KernelContext> contexts;  // kept alive for kernels that hold on to them
   std::vector<ValueSlot> values;
   std::unordered_map<std::string, int> index;
   std::vector<NodeStep> steps;
@@ -88,7 +92,8 @@ Status Plan::Impl::build(Model& model) {
   Graph& graph = model.graph;
   RETORT_RETURN_IF_ERROR(graph.sort_topologically());
   if (options.batch <= 0)
-    return make_error(ErrorCode::kInvalidArgument, "plan batch size must be positive, got ", options.batch);
+    return make_error(ErrorCode::kInvalidArgument, "plan batch size must be positive, got ",
+                      options.batch);
 
   for (const ValueInfo& in : graph.inputs) {
     if (in.dtype != DType::kFloat32)
@@ -132,7 +137,9 @@ Status Plan::Impl::build(Model& model) {
         return make_error(ErrorCode::kInvalidArgument, node.describe(), ": input '", in,
                           "' is not a float32 value the engine computes (non-float tensors are "
                           "only supported as initializers)");
-      shapes.push_back(v != kNoValue ? values[v].view.shape : constant ? constant->shape() : Shape{});
+      shapes.push_back(v != kNoValue ? values[v].view.shape
+                       : constant    ? constant->shape()
+                                     : Shape{});
       constants.push_back(constant);
       step.inputs.push_back(v);
     }
@@ -173,13 +180,15 @@ Status Plan::Impl::build(Model& model) {
   for (const ValueInfo& out : graph.outputs) {
     int v = find(out.name);
     if (v == kNoValue)
-      return make_error(ErrorCode::kInvalidArgument, "graph output '", out.name, "' is never computed");
+      return make_error(ErrorCode::kInvalidArgument, "graph output '", out.name,
+                        "' is never computed");
     graph_outputs.push_back(v);
   }
 
   if (options.backward) {
     // Which values carry gradients: trainable parameters (and inputs on request), then forward.
-    std::vector<std::string> names = options.trainable.empty() ? model.learnable_parameters() : options.trainable;
+    std::vector<std::string> names =
+        options.trainable.empty() ? model.learnable_parameters() : options.trainable;
     std::set<std::string> trainable(names.begin(), names.end());
     for (const std::string& name : trainable) {
       auto it = graph.initializers.find(name);
@@ -233,8 +242,10 @@ Status Plan::Impl::build(Model& model) {
       slot.grad_storage = Tensor(DType::kFloat32, slot.view.shape);
       slot.grad = make_view(slot.grad_storage);
       slot.accumulates = slot.grad_consumers + (slot.external_grad ? 1 : 0) > 1;
-      if (slot.external_grad) zero_on_forward.push_back(slot.grad);
-      else if (slot.accumulates) zero_on_backward.push_back(slot.grad);
+      if (slot.external_grad)
+        zero_on_forward.push_back(slot.grad);
+      else if (slot.accumulates)
+        zero_on_backward.push_back(slot.grad);
     }
     for (auto& [name, tensor] : graph.initializers) {
       int v = find(name);
@@ -301,12 +312,24 @@ Expected<View> Plan::grad(const std::string& name) const {
   return impl_->values[v].grad;
 }
 
-View Plan::input(size_t i) const { return impl_->values[impl_->graph_inputs.at(i)].view; }
-View Plan::output(size_t i) const { return impl_->values[impl_->graph_outputs.at(i)].view; }
-View Plan::output_grad(size_t i) const { return impl_->values[impl_->graph_outputs.at(i)].grad; }
-const std::vector<Parameter>& Plan::parameters() const { return impl_->parameters; }
-int64_t Plan::batch() const { return impl_->options.batch; }
-const Int8Lowering& Plan::int8_lowering() const { return impl_->int8_report; }
+View Plan::input(size_t i) const {
+  return impl_->values[impl_->graph_inputs.at(i)].view;
+}
+View Plan::output(size_t i) const {
+  return impl_->values[impl_->graph_outputs.at(i)].view;
+}
+View Plan::output_grad(size_t i) const {
+  return impl_->values[impl_->graph_outputs.at(i)].grad;
+}
+const std::vector<Parameter>& Plan::parameters() const {
+  return impl_->parameters;
+}
+int64_t Plan::batch() const {
+  return impl_->options.batch;
+}
+const Int8Lowering& Plan::int8_lowering() const {
+  return impl_->int8_report;
+}
 
 void Plan::forward(bool training) {
   for (NodeStep& step : impl_->steps) step.kernel->forward(training);

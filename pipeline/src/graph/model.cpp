@@ -101,7 +101,9 @@ Status Graph::sort_topologically() {
   std::vector<std::string> stack;
   std::function<Status(size_t)> visit = [&](size_t i) -> Status {
     if (state[i] == 2) return Status::Ok();
-    if (state[i] == 1) return make_error(ErrorCode::kInvalidArgument, "graph has a cycle through ", nodes[i].describe());
+    if (state[i] == 1)
+      return make_error(ErrorCode::kInvalidArgument, "graph has a cycle through ",
+                        nodes[i].describe());
     state[i] = 1;
     for (const auto& in : nodes[i].inputs) {
       if (in.empty() || available.count(in)) continue;
@@ -152,7 +154,8 @@ std::vector<std::string> Model::learnable_parameters() const {
                                   (node.op_type == "Dropout" && i >= 1);
       if (in.empty() || constant_by_op || constants.count(in)) continue;
       auto it = graph.initializers.find(in);
-      if (it != graph.initializers.end() && it->second.dtype() == DType::kFloat32) learnable.insert(in);
+      if (it != graph.initializers.end() && it->second.dtype() == DType::kFloat32)
+        learnable.insert(in);
     }
   }
   return {learnable.begin(), learnable.end()};

@@ -12,10 +12,13 @@ namespace {
 
 using retort::testing::random_tensor;
 
-View view_of(Tensor& t) { return View{t.data<float>(), t.shape()}; }
+View view_of(Tensor& t) {
+  return View{t.data<float>(), t.shape()};
+}
 
 // Central differences of a scalar loss of the logits, compared with the gradient it added.
-void expect_loss_gradient(Tensor logits, const std::function<float(const View&, const View*)>& loss) {
+void expect_loss_gradient(Tensor logits,
+                          const std::function<float(const View&, const View*)>& loss) {
   Tensor grad(DType::kFloat32, logits.shape());
   View g = view_of(grad);
   loss(view_of(logits), &g);
@@ -90,9 +93,8 @@ TEST(Loss, MseValueAndGradient) {
   Tensor pred = Tensor::from_vector<float>({1, 2}, {1, 3});
   Tensor zero = Tensor::from_vector<float>({1, 2}, {0, 0});
   EXPECT_FLOAT_EQ(mse(view_of(pred), view_of(zero), 1), 5.0f);
-  expect_loss_gradient(random_tensor({3, 5}, 22), [&](const View& x, const View* g) {
-    return mse(x, view_of(target), 3, g);
-  });
+  expect_loss_gradient(random_tensor({3, 5}, 22),
+                       [&](const View& x, const View* g) { return mse(x, view_of(target), 3, g); });
 }
 
 TEST(Loss, CountCorrect) {

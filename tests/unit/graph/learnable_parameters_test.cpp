@@ -14,8 +14,9 @@ TEST(LearnableParameters, ConstantsByOpAndByMetadataAreExcluded) {
   Model m = arch::testing::build_or_fail(
       {{"arch", "cnn"}, {"blocks", {{{"conv", 4}, {"bn", true}}}}, {"fc", {8}}, {"dropout", 0.5}});
   // Not: normalize.mean/std (metadata), conv1.bn.mean/var (BN inputs 3, 4), fc1.dropout.ratio.
-  EXPECT_EQ(m.learnable_parameters(), (Strings{"conv1.bn.bias", "conv1.bn.scale", "conv1.weight",
-                                               "fc1.bias", "fc1.weight", "fc2.bias", "fc2.weight"}));
+  EXPECT_EQ(m.learnable_parameters(),
+            (Strings{"conv1.bn.bias", "conv1.bn.scale", "conv1.weight", "fc1.bias", "fc1.weight",
+                     "fc2.bias", "fc2.weight"}));
   m.metadata.erase(kConstantsKey);
   EXPECT_EQ(m.learnable_parameters().size(), 9u);  // now the normalisation counts too
 }

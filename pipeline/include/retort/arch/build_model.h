@@ -35,7 +35,8 @@
 
 namespace retort::arch {
 
-inline constexpr const char* kInputConvention = kRawPixelsConvention;  // retort/graph/input_convention.h
+inline constexpr const char* kInputConvention =
+    kRawPixelsConvention;  // retort/graph/input_convention.h
 // Node names of the baked-in normalisation and the initializers they read (listed in the
 // model's kConstantsKey metadata, so they are never trained).
 inline constexpr const char* kNormalizeSub = "normalize.sub";

@@ -9,8 +9,8 @@
 namespace retort::engine {
 
 struct ComputeCost {
-  int64_t macs = 0;         // multiply-accumulates of Conv, Gemm and MatMul
-  int64_t flops = 0;        // 2 * macs plus one per output element of every other op
+  int64_t macs = 0;   // multiply-accumulates of Conv, Gemm and MatMul
+  int64_t flops = 0;  // 2 * macs plus one per output element of every other op
 };
 
 Expected<ComputeCost> count_compute(Model& model);

@@ -36,7 +36,7 @@ struct KernelContext {
   std::vector<const Tensor*> constants;  // per input: the initializer if it is one, else nullptr
   dnnl::engine& engine;
   dnnl::stream& stream;
-  uint64_t seed = 0;                     // for stochastic ops (Dropout)
+  uint64_t seed = 0;  // for stochastic ops (Dropout)
   // The model's metadata (e.g. kQuantizationKey: bit ranges and observers of QuantizeLinear).
   const std::map<std::string, std::string>* metadata = nullptr;
 };

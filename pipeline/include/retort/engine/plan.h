@@ -20,16 +20,16 @@
 namespace retort::engine {
 
 struct PlanOptions {
-  int64_t batch = 1;          // value of the symbolic batch dimension
-  bool backward = false;      // allocate gradients and backward kernels
+  int64_t batch = 1;      // value of the symbolic batch dimension
+  bool backward = false;  // allocate gradients and backward kernels
   // Float initializers that get gradients. Empty: Model::learnable_parameters(). Use
   // frozen = true for a teacher (no parameter gradients).
   std::vector<std::string> trainable;
   bool frozen = false;
   // Values whose gradient the caller reads or injects into (e.g. distillation features).
   std::vector<std::string> grad_values;
-  bool input_grads = false;   // also compute gradients of the graph inputs
-  uint64_t seed = 0;          // Dropout masks
+  bool input_grads = false;  // also compute gradients of the graph inputs
+  uint64_t seed = 0;         // Dropout masks
   // Inference only (backward = false): run QuantizeLinear/DequantizeLinear patterns around
   // Conv, Gemm and MatMul on oneDNN int8 primitives instead of simulating them in float32.
   // Weights are quantized when the plan is compiled, so use it only for plans whose weights

@@ -14,8 +14,8 @@ struct LrSchedule {
   int64_t warmup_steps = 0;       // linear warmup from 0 to the base rate
   int64_t step_size = 1000;       // step: multiply by gamma every step_size steps
   float gamma = 0.1f;
-  float min_factor = 0.0f;        // cosine: final lr = base * min_factor
-  int64_t total_steps = 1;        // cosine: length of the decay (after warmup)
+  float min_factor = 0.0f;  // cosine: final lr = base * min_factor
+  int64_t total_steps = 1;  // cosine: length of the decay (after warmup)
 
   float factor(int64_t step) const;  // multiplier of the base learning rate at `step`
 };

@@ -54,8 +54,8 @@ struct Attribute {
 struct Node {
   std::string name;
   std::string op_type;
-  std::string domain;                // "" is the default ONNX domain
-  std::vector<std::string> inputs;   // "" marks an omitted optional input
+  std::string domain;               // "" is the default ONNX domain
+  std::vector<std::string> inputs;  // "" marks an omitted optional input
   std::vector<std::string> outputs;
   std::map<std::string, Attribute> attributes;
 
@@ -73,11 +73,11 @@ struct Node {
 
 struct Graph {
   std::string name = "retort";
-  std::vector<Node> nodes;                 // topologically sorted after sort_topologically()
-  std::vector<ValueInfo> inputs;           // runtime inputs only (initializers excluded)
+  std::vector<Node> nodes;        // topologically sorted after sort_topologically()
+  std::vector<ValueInfo> inputs;  // runtime inputs only (initializers excluded)
   std::vector<ValueInfo> outputs;
   std::map<std::string, Tensor> initializers;
-  std::vector<ValueInfo> value_infos;      // optional shape annotations of intermediates
+  std::vector<ValueInfo> value_infos;  // optional shape annotations of intermediates
 
   const Node* producer_of(const std::string& value) const;
   bool is_initializer(const std::string& value) const { return initializers.count(value) != 0; }
