@@ -1,5 +1,6 @@
 #include "retort/engine/plan.h"
 
+#include <chrono>
 #include <cstring>
 #include <deque>
 #include <set>
@@ -53,6 +54,10 @@ void add_into(const View& dst, const View& src) {
   for (int64_t i = 0; i < n; ++i) d[i] += s[i];
 }
 
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
 void zero(const View& v) {
   std::memset(v.data, 0, static_cast<size_t>(v.numel()) * sizeof(float));
 }
@@ -73,6 +78,7 @@ struct Plan::Impl {
   std::vector<View> zero_on_backward;  // internal accumulators
   std::vector<std::shared_ptr<const int8::Region>> int8_regions;  // region nodes' kernels
   Int8Lowering int8_report;
+  std::vector<NodeTime> node_times;  // PlanOptions::profile
 
   int add_value(const std::string& name) {
     index[name] = static_cast<int>(values.size());
@@ -281,6 +287,8 @@ Status Plan::Impl::build(Model& model) {
     }
     RETORT_RETURN_IF_ERROR(step.kernel->bind(b).with_context(nodes[n].describe()));
   }
+  if (options.profile)
+    for (const Node& node : nodes) node_times.push_back(NodeTime{node.describe()});
   return Status::Ok();
 }
 
@@ -332,7 +340,17 @@ const Int8Lowering& Plan::int8_lowering() const {
 }
 
 void Plan::forward(bool training) {
-  for (NodeStep& step : impl_->steps) step.kernel->forward(training);
+  if (impl_->options.profile) {
+    for (size_t n = 0; n < impl_->steps.size(); ++n) {
+      const auto start = std::chrono::steady_clock::now();
+      impl_->steps[n].kernel->forward(training);
+      NodeTime& t = impl_->node_times[n];
+      t.forward_seconds += seconds_since(start);
+      ++t.forward_calls;
+    }
+  } else {
+    for (NodeStep& step : impl_->steps) step.kernel->forward(training);
+  }
   if (training)
     for (const View& g : impl_->zero_on_forward) zero(g);
 }
@@ -340,11 +358,22 @@ void Plan::forward(bool training) {
 void Plan::backward() {
   assert(impl_->options.backward && "plan compiled without backward");
   for (const View& g : impl_->zero_on_backward) zero(g);
-  for (auto it = impl_->steps.rbegin(); it != impl_->steps.rend(); ++it) {
-    if (!it->runs_backward) continue;
-    it->kernel->backward();
-    for (const GradAccumulation& acc : it->accumulations) add_into(acc.total, acc.partial);
+  for (size_t n = impl_->steps.size(); n-- > 0;) {
+    NodeStep& step = impl_->steps[n];
+    if (!step.runs_backward) continue;
+    const auto start = std::chrono::steady_clock::now();
+    step.kernel->backward();
+    for (const GradAccumulation& acc : step.accumulations) add_into(acc.total, acc.partial);
+    if (impl_->options.profile) {
+      NodeTime& t = impl_->node_times[n];
+      t.backward_seconds += seconds_since(start);
+      ++t.backward_calls;
+    }
   }
+}
+
+const std::vector<NodeTime>& Plan::node_times() const {
+  return impl_->node_times;
 }
 
 }  // namespace retort::engine

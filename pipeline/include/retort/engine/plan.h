@@ -35,6 +35,17 @@ struct PlanOptions {
   // Weights are quantized when the plan is compiled, so use it only for plans whose weights
   // do not change while the plan lives (evaluation, speed measurement).
   bool lower_int8 = false;
+  // Time every kernel call (a steady-clock reading around each; see Plan::node_times()).
+  bool profile = false;
+};
+
+// Time spent in one node's kernel since the plan was compiled (PlanOptions::profile).
+struct NodeTime {
+  std::string node;  // Node::describe()
+  double forward_seconds = 0;
+  double backward_seconds = 0;  // the kernel's backward plus summing its partial gradients
+  int64_t forward_calls = 0;
+  int64_t backward_calls = 0;
 };
 
 struct Parameter {
@@ -61,6 +72,8 @@ class Plan {
   int64_t batch() const;
   // What PlanOptions::lower_int8 lowered (empty when it was off).
   const Int8Lowering& int8_lowering() const;
+  // One entry per node in execution order; empty unless compiled with PlanOptions::profile.
+  const std::vector<NodeTime>& node_times() const;
 
   void forward(bool training);
   void backward();
