@@ -4,8 +4,10 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <limits>
 #include <numeric>
+#include <vector>
 
 namespace retort::report {
 namespace {
@@ -76,6 +78,50 @@ std::vector<double> log_ticks(double lo, double hi) {
     }
   return ticks;
 }
+
+// Point labels (10 px font, about 6 px per character). Each goes up and right of its point, or
+// up and left when it would run past the plot area's right edge (into the legend); when it
+// would overlap a label placed before, it tries 11 px steps down and up (six each way), so the
+// labels of coincident points stack instead of printing over each other.
+class LabelPlacer {
+ public:
+  struct Placement {
+    double x, y;  // text anchor and baseline
+    bool anchor_end;
+  };
+  LabelPlacer(double right_edge, double top_edge, double bottom_edge)
+      : right_(right_edge), top_(top_edge), bottom_(bottom_edge) {}
+
+  Placement place(double px, double py, size_t chars) {
+    const double width = 6.0 * static_cast<double>(chars);
+    const bool end = px + 6 + width > right_;
+    const double x0 = end ? px - 6 - width : px + 6;
+    static constexpr double kSteps[] = {0, 11, -11, 22, -22, 33, -33, 44, -44, 55, -55, 66, -66};
+    double chosen = py - 6;
+    for (double dy : kSteps) {
+      const double y = py - 6 + dy;
+      if (y - 9 < top_ || y + 2 > bottom_) continue;
+      const Box box{x0, y - 9, x0 + width, y + 2};
+      if (std::none_of(placed_.begin(), placed_.end(),
+                       [&](const Box& b) { return overlaps(b, box); })) {
+        chosen = y;
+        break;
+      }
+    }
+    placed_.push_back(Box{x0, chosen - 9, x0 + width, chosen + 2});
+    return Placement{end ? px - 6 : px + 6, chosen, end};
+  }
+
+ private:
+  struct Box {
+    double x0, y0, x1, y1;
+  };
+  static bool overlaps(const Box& a, const Box& b) {
+    return a.x0 < b.x1 && b.x0 < a.x1 && a.y0 < b.y1 && b.y0 < a.y1;
+  }
+  double right_, top_, bottom_;
+  std::vector<Box> placed_;
+};
 
 }  // namespace
 
@@ -152,10 +198,29 @@ std::vector<size_t> pareto_front(const std::vector<PlotPoint>& points) {
   return front;
 }
 
+constexpr double kLegendCharWidth = 7.2;
+
+// `name`, cut to `chars` characters ending in "..." when longer (UTF-8 continuation bytes are
+// not split).
+std::string fit_legend(const std::string& name, size_t chars) {
+  if (name.size() <= chars || chars < 4) return name;
+  size_t cut = chars - 3;
+  while (cut > 0 && (static_cast<unsigned char>(name[cut]) & 0xC0) == 0x80) --cut;
+  return name.substr(0, cut) + "...";
+}
+
 std::string svg_plot(const std::vector<PlotSeries>& series, const PlotOptions& options) {
   const double w = options.width, h = options.height;
   const bool legend = series.size() > 1 || options.mark_pareto;
-  const double left = 70, right = 20 + (legend ? 150 : 0), top = 40, bottom = 55;
+  // The legend column fits its longest entry (at most half the width), at about 7 px per
+  // character of the 12 px font: 0.6 em is a wide sans-serif average.
+  size_t longest = options.mark_pareto ? std::strlen("Pareto front") : 0;
+  for (const PlotSeries& s : series) longest = std::max(longest, s.name.size());
+  const double legend_width =
+      std::clamp(24.0 + kLegendCharWidth * static_cast<double>(longest) + 6.0, 150.0, w / 2);
+  const double left = 70, right = 20 + (legend ? legend_width : 0), top = 40, bottom = 55;
+  // Characters that fit beside the marker; longer names are cut (the full name is the title).
+  const auto legend_chars = static_cast<size_t>((legend_width - 30.0) / kLegendCharWidth);
 
   std::vector<PlotPoint> all;
   for (const PlotSeries& s : series)
@@ -214,6 +279,7 @@ std::string svg_plot(const std::vector<PlotSeries>& series, const PlotOptions& o
          ") rotate(-90)\" text-anchor=\"middle\">" + xml_escape(options.y_label) + "</text>\n";
 
   // Series.
+  LabelPlacer labels(w - right, top, h - bottom);
   for (size_t s = 0; s < series.size(); ++s) {
     const char* colour = kColours[s % std::size(kColours)];
     svg += "<g class=\"series\" data-name=\"" + xml_escape(series[s].name) + "\" fill=\"" + colour +
@@ -231,9 +297,12 @@ std::string svg_plot(const std::vector<PlotSeries>& series, const PlotOptions& o
       svg += "<circle class=\"point\" cx=\"" + num(x.map(p.x)) + "\" cy=\"" + num(y.map(p.y)) +
              "\" r=\"3.5\"><title>" + xml_escape(p.label.empty() ? series[s].name : p.label) +
              "</title></circle>\n";
-      if (!p.label.empty())
-        svg += "<text x=\"" + num(x.map(p.x) + 6) + "\" y=\"" + num(y.map(p.y) - 6) +
-               "\" stroke=\"none\" font-size=\"10\">" + xml_escape(p.label) + "</text>\n";
+      if (!p.label.empty()) {
+        const LabelPlacer::Placement at = labels.place(x.map(p.x), y.map(p.y), p.label.size());
+        svg += "<text x=\"" + num(at.x) + "\" y=\"" + num(at.y) + "\"" +
+               (at.anchor_end ? " text-anchor=\"end\"" : "") +
+               " stroke=\"none\" font-size=\"10\">" + xml_escape(p.label) + "</text>\n";
+      }
     }
     svg += "</g>\n";
   }
@@ -268,7 +337,8 @@ std::string svg_plot(const std::vector<PlotSeries>& series, const PlotOptions& o
       svg += "<circle cx=\"" + num(w - right + 14) + "\" cy=\"" + num(ly) + "\" r=\"4\" fill=\"" +
              colour + "\"/>\n";
       svg += "<text x=\"" + num(w - right + 24) + "\" y=\"" + num(ly + 4) + "\">" +
-             xml_escape(series[s].name) + "</text>\n";
+             xml_escape(fit_legend(series[s].name, legend_chars)) + "<title>" +
+             xml_escape(series[s].name) + "</title></text>\n";
     }
     if (options.mark_pareto)
       svg += "<circle cx=\"" + num(w - right + 14) + "\" cy=\"" + num(ly) +

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <regex>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "support/xml_check.h"
@@ -92,6 +93,69 @@ TEST(SvgPlot, PointsMapInsideThePlotAreaAndLogAxisSkipsNonPositive) {
   EXPECT_NE(svg.find(">20000<"), std::string::npos) << svg;
   EXPECT_NE(svg.find(">100000<"), std::string::npos) << svg;
   EXPECT_NE(svg.find(">1e+06<"), std::string::npos) << svg;
+}
+
+TEST(SvgPlot, LegendColumnFitsTheLongestSeriesName) {
+  const std::string long_name = "with KD from the dense model, fine-tuned 30 epochs";
+  std::vector<PlotSeries> series = {{"short", {{0.5, 0.9, ""}}, false},
+                                    {long_name, {{0.9, 0.8, ""}}, false}};
+  PlotOptions o;
+  o.width = 640;
+  const std::string svg = svg_plot(series, o);
+  EXPECT_TRUE(well_formed(svg)) << svg;
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(
+      svg, m,
+      std::regex("<text x=\"([0-9.]+)\" y=\"[0-9.]+\">(with KD[^<]*)<title>([^<]*)</title>")))
+      << svg;
+  // Ends inside the picture at 7.2 px per character (12 px font, wide average): too long for
+  // half the width, so it is cut, and the full name stays as the hover title.
+  const std::string shown = m[2];
+  EXPECT_LE(std::stod(m[1]) + 7.2 * static_cast<double>(shown.size()), o.width);
+  EXPECT_EQ(shown.substr(shown.size() - 3), "...");
+  EXPECT_EQ(long_name.rfind(shown.substr(0, shown.size() - 3), 0), 0u);
+  EXPECT_EQ(m[3], long_name);
+  // A name that fits is shown whole: the legend widened for it beyond the default 150 px.
+  const std::string medium = "with KD from the dense model";
+  const std::string svg2 = svg_plot({{"a", {{1, 1, ""}}, false}, {medium, {{2, 2, ""}}, false}}, o);
+  EXPECT_NE(svg2.find(">" + medium + "<title>"), std::string::npos) << svg2;
+  // The plot area gave way: every point of the first plot is left of the legend.
+  const std::regex circle("class=\"point\" cx=\"([0-9.]+)\"");
+  for (auto it = std::sregex_iterator(svg.begin(), svg.end(), circle); it != std::sregex_iterator();
+       ++it)
+    EXPECT_LT(std::stod((*it)[1]), std::stod(m[1]));
+}
+
+TEST(SvgPlot, LabelsOfCoincidentPointsStackAndStayLeftOfTheLegend) {
+  // ta8 and chain8 are the same model; teacher is the rightmost point, next to the legend.
+  std::vector<PlotSeries> series = {
+      {"models", {{1e5, 0.8, "ta8"}, {1e5, 0.8, "chain8"}, {1e6, 0.9, "teacher"}}, false},
+      {"other", {{2e5, 0.5, ""}}, false}};
+  PlotOptions o;
+  o.log_x = true;
+  const std::string svg = svg_plot(series, o);
+  EXPECT_TRUE(well_formed(svg)) << svg;
+  auto label = [&](const std::string& text) {
+    std::smatch m;
+    const std::regex re(
+        "<text x=\"([0-9.]+)\" y=\"([0-9.]+)\"( text-anchor=\"end\")? "
+        "stroke=\"none\" font-size=\"10\">" +
+        text + "</text>");
+    EXPECT_TRUE(std::regex_search(svg, m, re)) << text << "\n" << svg;
+    return std::make_tuple(std::stod(m[1]), std::stod(m[2]), m[3].matched);
+  };
+  const auto [ta_x, ta_y, ta_end] = label("ta8");
+  const auto [chain_x, chain_y, chain_end] = label("chain8");
+  EXPECT_EQ(ta_x, chain_x);
+  EXPECT_GE(std::abs(ta_y - chain_y), 10.9);  // a line (11 px) apart, not on top of each other
+  const auto [teacher_x, teacher_y, teacher_end] = label("teacher");
+  EXPECT_TRUE(teacher_end);  // would run into the legend: drawn left of its point
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(svg, m,
+                                std::regex("class=\"point\" cx=\"([0-9.]+)\" cy=\"[0-9.]+\" "
+                                           "r=\"3.5\"><title>teacher")));
+  EXPECT_LT(teacher_x, std::stod(m[1]));
+  EXPECT_FALSE(ta_end);
 }
 
 }  // namespace
