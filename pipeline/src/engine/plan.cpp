@@ -3,10 +3,13 @@
 #include <chrono>
 #include <cstring>
 #include <deque>
+#include <map>
 #include <set>
 #include <unordered_map>
 
+#include "engine/conv_fusion.h"
 #include "engine/int8/region.h"
+#include "ops/ops.h"
 #include "retort/engine/dnnl_util.h"
 
 namespace retort::engine {
@@ -78,7 +81,8 @@ struct Plan::Impl {
   std::vector<View> zero_on_backward;  // internal accumulators
   std::vector<std::shared_ptr<const int8::Region>> int8_regions;  // region nodes' kernels
   Int8Lowering int8_report;
-  std::vector<NodeTime> node_times;  // PlanOptions::profile
+  std::vector<NodeTime> node_times;                  // PlanOptions::profile
+  std::map<std::string, std::string> hidden_values;  // fused away -> the fused node's name
 
   int add_value(const std::string& name) {
     index[name] = static_cast<int>(values.size());
@@ -89,6 +93,16 @@ struct Plan::Impl {
   int find(const std::string& name) const {
     auto it = index.find(name);
     return it == index.end() ? kNoValue : it->second;
+  }
+  Status not_found(const std::string& name) const {
+    auto hidden = hidden_values.find(name);
+    if (hidden != hidden_values.end())
+      return make_error(ErrorCode::kNotFound, "value '", name,
+                        "' has no buffer: it is inside node '", hidden->second,
+                        "', which runs Conv -> Relu [-> MaxPool] as one kernel in this training "
+                        "plan. Name it in PlanOptions::keep_values (or set fuse_conv_chains = "
+                        "false) to read it");
+    return make_error(ErrorCode::kNotFound, "the model has no float32 value named '", name, "'");
   }
 
   Status build(Model& model);
@@ -127,6 +141,13 @@ Status Plan::Impl::build(Model& model) {
     nodes = std::move(lowered.nodes);
     int8_regions = std::move(lowered.regions);
     int8_report = std::move(lowered.report);
+  } else if (options.backward && options.fuse_conv_chains) {
+    std::set<std::string> keep(options.grad_values.begin(), options.grad_values.end());
+    keep.insert(options.keep_values.begin(), options.keep_values.end());
+    for (const ValueInfo& out : graph.outputs) keep.insert(out.name);
+    fusion::FusedConvChains fused = fusion::fuse_conv_chains(nodes, keep);
+    nodes = std::move(fused.nodes);
+    hidden_values = std::move(fused.hidden_values);
   }
   steps.resize(nodes.size());
   uint64_t node_seed = options.seed * 0x9E3779B97F4A7C15ULL + 1;
@@ -155,6 +176,8 @@ Status Plan::Impl::build(Model& model) {
     if (const int region = int8::region_index(node); region >= 0) {
       RETORT_ASSIGN_OR_RETURN(step.kernel,
                               int8::create_region_kernel(contexts.back(), *int8_regions[region]));
+    } else if (fusion::is_fused_conv(node)) {
+      RETORT_ASSIGN_OR_RETURN(step.kernel, create_conv_kernel(contexts.back()));
     } else {
       RETORT_ASSIGN_OR_RETURN(KernelFactory factory, find_kernel_factory(node));
       RETORT_ASSIGN_OR_RETURN(step.kernel, factory(contexts.back()));
@@ -190,6 +213,10 @@ Status Plan::Impl::build(Model& model) {
                         "' is never computed");
     graph_outputs.push_back(v);
   }
+  for (const std::string& name : options.keep_values)
+    if (find(name) == kNoValue && !hidden_values.count(name))
+      return make_error(ErrorCode::kNotFound, "PlanOptions::keep_values names '", name,
+                        "', which the model does not have");
 
   if (options.backward) {
     // Which values carry gradients: trainable parameters (and inputs on request), then forward.
@@ -304,15 +331,13 @@ Expected<std::unique_ptr<Plan>> Plan::compile(Model& model, const PlanOptions& o
 
 Expected<View> Plan::value(const std::string& name) const {
   int v = impl_->find(name);
-  if (v == kNoValue)
-    return make_error(ErrorCode::kNotFound, "the model has no float32 value named '", name, "'");
+  if (v == kNoValue) return impl_->not_found(name);
   return impl_->values[v].view;
 }
 
 Expected<View> Plan::grad(const std::string& name) const {
   int v = impl_->find(name);
-  if (v == kNoValue)
-    return make_error(ErrorCode::kNotFound, "the model has no float32 value named '", name, "'");
+  if (v == kNoValue) return impl_->not_found(name);
   if (!impl_->values[v].grad)
     return make_error(ErrorCode::kInvalidArgument, "value '", name,
                       "' carries no gradient in this plan (compile with backward and name it in "

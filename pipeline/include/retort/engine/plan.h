@@ -37,6 +37,12 @@ struct PlanOptions {
   bool lower_int8 = false;
   // Time every kernel call (a steady-clock reading around each; see Plan::node_times()).
   bool profile = false;
+  // Training plans (backward = true) only: run each Conv -> Relu [-> MaxPool] chain as one
+  // kernel on oneDNN's blocked layouts. The chain's inner values (the Conv output, and the Relu
+  // output when a MaxPool follows) then have no buffer: value() and grad() refuse them. Values
+  // named in grad_values or keep_values, and graph outputs, are never hidden.
+  bool fuse_conv_chains = true;
+  std::vector<std::string> keep_values;
 };
 
 // Time spent in one node's kernel since the plan was compiled (PlanOptions::profile).

@@ -4,9 +4,16 @@
 // plain NC... buffers of the plan are reordered at the edges: on this machine the blocked
 // kernels win clearly even with the reorders (about 1.6-1.9x on fwd + bwd; the measurement
 // is in conv_test.cpp's header).
+//
+// A node fused by the plan (conv_fusion.h) also runs the Relu that followed the Conv, as a
+// post-op, and optionally the MaxPool after it, on the convolution's own layout: the conv and
+// ReLU outputs then live only inside this kernel, and the plain buffers are the chain's input
+// and its last output.
 #include <algorithm>
+#include <optional>
 #include <unordered_map>
 
+#include "engine/conv_fusion.h"
 #include "ops.h"
 #include "spatial_util.h"
 
@@ -30,10 +37,17 @@ dnnl::memory::desc any_desc(const dnnl::memory::dims& dims) {
   return dnnl::memory::desc(dims, dnnl::memory::data_type::f32, tag::any);
 }
 
+// What a fused node runs after the convolution.
+struct Tail {
+  bool relu = false;
+  std::optional<spatial::Window> pool;  // max pooling over the ReLU output
+  Shape out_shape;                      // the chain's output (the pool's, else the conv's)
+};
+
 class ConvKernel final : public Kernel {
  public:
   ConvKernel(const KernelContext& ctx, Shape x, Shape w, bool has_bias, int64_t group,
-             spatial::Window win, Shape y)
+             spatial::Window win, Shape y, Tail tail)
       : eng_(ctx.engine),
         stream_(ctx.stream),
         x_shape_(std::move(x)),
@@ -41,7 +55,8 @@ class ConvKernel final : public Kernel {
         y_shape_(std::move(y)),
         has_bias_(has_bias),
         group_(group),
-        win_(std::move(win)) {}
+        win_(std::move(win)),
+        tail_(std::move(tail)) {}
 
   // Builds the primitive descriptors (compile time, so unsupported configurations fail early).
   Status init(const std::string& where) {
@@ -57,13 +72,20 @@ class ConvKernel final : public Kernel {
 
       dnnl::convolution_forward::desc fwd(dnnl::prop_kind::forward_training, algo, x_md, w_md,
                                           b_desc, y_md, strides, dil, pl, pr);
-      fwd_pd_ = dnnl::convolution_forward::primitive_desc(fwd, attr, eng_);
+      auto fwd_attr = spatial::Scratchpad::attr();
+      if (tail_.relu) {
+        dnnl::post_ops ops;
+        ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+        fwd_attr.set_post_ops(ops);
+      }
+      fwd_pd_ = dnnl::convolution_forward::primitive_desc(fwd, fwd_attr, eng_);
       dnnl::convolution_backward_data::desc bwd_data(algo, x_md, w_md, y_md, strides, dil, pl, pr);
       bwd_data_pd_ = dnnl::convolution_backward_data::primitive_desc(bwd_data, attr, eng_, fwd_pd_);
       dnnl::convolution_backward_weights::desc bwd_w(algo, x_md, w_md, b_desc, y_md, strides, dil,
                                                      pl, pr);
       bwd_weights_pd_ =
           dnnl::convolution_backward_weights::primitive_desc(bwd_w, attr, eng_, fwd_pd_);
+      if (tail_.relu) init_tail(attr);
     } catch (const dnnl::error& e) {
       return make_error(ErrorCode::kUnsupported, where,
                         ": oneDNN has no convolution for this configuration (input ",
@@ -73,7 +95,9 @@ class ConvKernel final : public Kernel {
     return Status::Ok();
   }
 
-  std::vector<Shape> output_shapes() const override { return {y_shape_}; }
+  std::vector<Shape> output_shapes() const override {
+    return {tail_.relu ? tail_.out_shape : y_shape_};
+  }
 
   Status bind(const Bindings& b) override {
     try {
@@ -81,7 +105,11 @@ class ConvKernel final : public Kernel {
       const auto w_plain = weights_plain_desc(w_shape_, group_);
       x_.init(x_plain, b.inputs[0].data, fwd_pd_.src_desc(), Edge::Direction::kIn, eng_);
       w_.init(w_plain, b.inputs[1].data, fwd_pd_.weights_desc(), Edge::Direction::kIn, eng_);
-      y_.init(y_plain, b.outputs[0].data, fwd_pd_.dst_desc(), Edge::Direction::kOut, eng_);
+      if (tail_.relu) {
+        bind_tail_forward(b);
+      } else {
+        y_.init(y_plain, b.outputs[0].data, fwd_pd_.dst_desc(), Edge::Direction::kOut, eng_);
+      }
       fwd_ = dnnl::convolution_forward(fwd_pd_);
       scratch_.reserve(fwd_pd_);
       fwd_args_ = {
@@ -96,10 +124,15 @@ class ConvKernel final : public Kernel {
       const bool need_dw = b.input_grads.size() > 1 && b.input_grads[1];
       const bool need_db = has_bias_ && b.input_grads.size() > 2 && b.input_grads[2];
       need_dweights_ = has_dy_ && (need_dw || need_db);
+      // The gradient at the convolution's output: the plan's buffer, or for a fused node the
+      // one its ReLU backward writes.
+      dnnl::memory dy;
+      if (has_dy_)
+        dy = tail_.relu ? bind_tail_backward(b)
+                        : dnnl::memory(y_plain, eng_, b.output_grads[0].data);
 
       if (need_dx_) {
-        dy_data_.init(y_plain, b.output_grads[0].data, bwd_data_pd_.diff_dst_desc(),
-                      Edge::Direction::kIn, eng_);
+        dy_data_.init(dy, bwd_data_pd_.diff_dst_desc(), Edge::Direction::kIn, eng_);
         w_data_.init_shared(w_plain, b.inputs[1].data, bwd_data_pd_.weights_desc(), w_, eng_);
         dx_.init(x_plain, b.input_grads[0].data, bwd_data_pd_.diff_src_desc(),
                  Edge::Direction::kOut, eng_);
@@ -110,8 +143,7 @@ class ConvKernel final : public Kernel {
                           {DNNL_ARG_DIFF_SRC, dx_.prim()}};
       }
       if (need_dweights_) {
-        dy_w_.init_shared(y_plain, b.output_grads[0].data, bwd_weights_pd_.diff_dst_desc(),
-                          dy_data_, eng_);
+        dy_w_.init_shared(dy, bwd_weights_pd_.diff_dst_desc(), dy_data_, eng_);
         x_w_.init_shared(x_plain, b.inputs[0].data, bwd_weights_pd_.src_desc(), x_, eng_);
         // A frozen weight with a trainable bias (or the reverse) still needs somewhere to write.
         if (need_dw) {
@@ -134,7 +166,8 @@ class ConvKernel final : public Kernel {
         }
       }
       scratch_.allocate(eng_);
-      for (auto* args : {&fwd_args_, &bwd_data_args_, &bwd_weights_args_})
+      for (auto* args : {&fwd_args_, &bwd_data_args_, &bwd_weights_args_, &pool_fwd_args_,
+                         &pool_bwd_args_, &relu_bwd_args_})
         (*args)[DNNL_ARG_SCRATCHPAD] = scratch_.memory();
     } catch (const dnnl::error& e) {
       return make_error(ErrorCode::kInternal, "Conv bind failed: ", e.what());
@@ -146,7 +179,8 @@ class ConvKernel final : public Kernel {
     x_.sync(stream_);
     w_.sync(stream_);  // weights change every optimizer step
     fwd_.execute(stream_, fwd_args_);
-    y_.sync(stream_);
+    if (tail_.pool) pool_fwd_.execute(stream_, pool_fwd_args_);
+    (tail_.relu ? out_ : y_).sync(stream_);
     stream_.wait();
   }
 
@@ -155,6 +189,11 @@ class ConvKernel final : public Kernel {
       // Nothing downstream needs this output: its gradient is zero.
       for (const View& g : grads_) std::fill(g.data, g.data + g.numel(), 0.0f);
       return;
+    }
+    if (tail_.relu) {
+      dout_.sync(stream_);
+      if (tail_.pool) pool_bwd_.execute(stream_, pool_bwd_args_);
+      relu_bwd_.execute(stream_, relu_bwd_args_);
     }
     // dy_w_ may share dy_data_'s reordered copy, so that edge goes first.
     if (need_dx_) dy_data_.sync(stream_);
@@ -175,12 +214,82 @@ class ConvKernel final : public Kernel {
   }
 
  private:
+  // Primitive descriptors of the fused ReLU backward and pooling, on the conv's output layout.
+  void init_tail(const dnnl::primitive_attr& attr) {
+    const auto y_md = fwd_pd_.dst_desc();
+    if (tail_.pool) {
+      const spatial::Window& pw = *tail_.pool;
+      const auto strides = spatial::to_dnnl(pw.strides), kernel = spatial::to_dnnl(pw.kernel);
+      const auto dil = pw.dnnl_dilations(), pl = spatial::to_dnnl(pw.pad_begin);
+      const auto pr = spatial::to_dnnl(pw.dnnl_pad_end);
+      const auto out_md = any_desc(to_dims(tail_.out_shape));
+      const auto max = dnnl::algorithm::pooling_max;
+      using pool_fwd = dnnl::pooling_v2_forward;
+      pool_fwd_pd_ =
+          pool_fwd::primitive_desc(pool_fwd::desc(dnnl::prop_kind::forward_training, max, y_md,
+                                                  out_md, strides, kernel, dil, pl, pr),
+                                   attr, eng_);
+      using pool_bwd = dnnl::pooling_v2_backward;
+      pool_bwd_pd_ = pool_bwd::primitive_desc(
+          pool_bwd::desc(max, y_md, pool_fwd_pd_.dst_desc(), strides, kernel, dil, pl, pr), attr,
+          eng_, pool_fwd_pd_);
+    }
+    const auto relu = dnnl::algorithm::eltwise_relu_use_dst_for_bwd;
+    const dnnl::eltwise_forward::primitive_desc relu_hint(
+        dnnl::eltwise_forward::desc(dnnl::prop_kind::forward_training, relu, y_md, 0.0f, 0.0f),
+        attr, eng_);
+    relu_bwd_pd_ = dnnl::eltwise_backward::primitive_desc(
+        dnnl::eltwise_backward::desc(relu, y_md, y_md, 0.0f, 0.0f), attr, eng_, relu_hint);
+  }
+
+  // Forward of a fused node: the conv writes its own-layout buffer, the pooling (if any) reads
+  // it, and only the chain's output is reordered to the plan's plain buffer.
+  void bind_tail_forward(const Bindings& b) {
+    const auto out_plain = plain_desc(tail_.out_shape);
+    const auto out_md = tail_.pool ? pool_fwd_pd_.dst_desc() : fwd_pd_.dst_desc();
+    out_.init(out_plain, b.outputs[0].data, out_md, Edge::Direction::kOut, eng_);
+    if (!tail_.pool) {
+      y_.init(out_.prim(), out_.prim().get_desc(), Edge::Direction::kIn, eng_);  // no reorder
+      return;
+    }
+    y_.init(dnnl::memory(fwd_pd_.dst_desc(), eng_), fwd_pd_.dst_desc(), Edge::Direction::kIn, eng_);
+    pool_fwd_ = dnnl::pooling_v2_forward(pool_fwd_pd_);
+    scratch_.reserve(pool_fwd_pd_);
+    pool_ws_ = dnnl::memory(pool_fwd_pd_.workspace_desc(), eng_);
+    pool_fwd_args_ = {
+        {DNNL_ARG_SRC, y_.prim()}, {DNNL_ARG_DST, out_.prim()}, {DNNL_ARG_WORKSPACE, pool_ws_}};
+  }
+
+  // Backward of a fused node's tail; returns the gradient at the convolution's output.
+  dnnl::memory bind_tail_backward(const Bindings& b) {
+    const auto out_plain = plain_desc(tail_.out_shape);
+    const auto y_md = fwd_pd_.dst_desc();
+    dout_.init(out_plain, b.output_grads[0].data, tail_.pool ? pool_bwd_pd_.diff_dst_desc() : y_md,
+               Edge::Direction::kIn, eng_);
+    dnnl::memory dy(y_md, eng_);
+    if (tail_.pool) {
+      pool_bwd_ = dnnl::pooling_v2_backward(pool_bwd_pd_);
+      scratch_.reserve(pool_bwd_pd_);
+      pool_bwd_args_ = {{DNNL_ARG_DIFF_DST, dout_.prim()},
+                        {DNNL_ARG_DIFF_SRC, dy},
+                        {DNNL_ARG_WORKSPACE, pool_ws_}};
+    }
+    relu_bwd_ = dnnl::eltwise_backward(relu_bwd_pd_);
+    scratch_.reserve(relu_bwd_pd_);
+    // After pooling the ReLU backward runs in place on the pooled-back gradient.
+    relu_bwd_args_ = {{DNNL_ARG_DST, y_.prim()},
+                      {DNNL_ARG_DIFF_DST, tail_.pool ? dy : dout_.prim()},
+                      {DNNL_ARG_DIFF_SRC, dy}};
+    return dy;
+  }
+
   dnnl::engine& eng_;
   dnnl::stream& stream_;
   Shape x_shape_, w_shape_, y_shape_;
   bool has_bias_;
   int64_t group_;
   spatial::Window win_;
+  Tail tail_;
 
   dnnl::convolution_forward::primitive_desc fwd_pd_;
   dnnl::convolution_backward_data::primitive_desc bwd_data_pd_;
@@ -195,6 +304,16 @@ class ConvKernel final : public Kernel {
   Edge dy_data_, w_data_, dx_;  // backward data
   Edge dy_w_, x_w_, dw_;        // backward weights
   dnnl::memory dw_mem_;
+  // Fused tail (empty unless tail_.relu).
+  dnnl::pooling_v2_forward::primitive_desc pool_fwd_pd_;
+  dnnl::pooling_v2_backward::primitive_desc pool_bwd_pd_;
+  dnnl::eltwise_backward::primitive_desc relu_bwd_pd_;
+  dnnl::pooling_v2_forward pool_fwd_;
+  dnnl::pooling_v2_backward pool_bwd_;
+  dnnl::eltwise_backward relu_bwd_;
+  std::unordered_map<int, dnnl::memory> pool_fwd_args_, pool_bwd_args_, relu_bwd_args_;
+  dnnl::memory pool_ws_;
+  Edge out_, dout_;  // the chain's output and its gradient, plain <-> primitive layout
   std::vector<View> grads_;
   bool has_dy_ = false, need_dx_ = false, need_dweights_ = false;
 };
@@ -239,7 +358,28 @@ Expected<std::unique_ptr<Kernel>> create_conv_kernel(const KernelContext& ctx) {
   Shape y{x[0], maps};
   y.insert(y.end(), win.out.begin(), win.out.end());
 
-  auto k = std::make_unique<ConvKernel>(ctx, x, w, has_bias, group, std::move(win), y);
+  Tail tail;
+  if (fusion::is_fused_conv(node)) {
+    tail.relu = true;
+    tail.out_shape = y;
+    if (fusion::has_fused_pool(node)) {
+      const Node pool = fusion::fused_pool_node(node);
+      const std::vector<int64_t> pool_kernel = pool.attr_ints("kernel_shape");
+      std::vector<int64_t> pool_in(y.begin() + 2, y.end());
+      if (pool_kernel.size() != pool_in.size())
+        return make_error(ErrorCode::kInvalidArgument, pool.describe(), ": kernel_shape ",
+                          shape_to_string(pool_kernel), " must have ", pool_in.size(),
+                          " values (one per spatial dim of its input ", shape_to_string(y), ")");
+      RETORT_ASSIGN_OR_RETURN(
+          spatial::Window pool_win,
+          spatial::resolve_window(pool, pool_in, pool_kernel, pool.attr_int("ceil_mode", 0) != 0));
+      tail.out_shape = {y[0], y[1]};
+      tail.out_shape.insert(tail.out_shape.end(), pool_win.out.begin(), pool_win.out.end());
+      tail.pool = std::move(pool_win);
+    }
+  }
+  auto k =
+      std::make_unique<ConvKernel>(ctx, x, w, has_bias, group, std::move(win), y, std::move(tail));
   RETORT_RETURN_IF_ERROR(k->init(node.describe()));
   return std::unique_ptr<Kernel>(std::move(k));
 }

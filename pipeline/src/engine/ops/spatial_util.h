@@ -122,8 +122,13 @@ class Edge {
 
   void init(const dnnl::memory::desc& plain, float* data, const dnnl::memory::desc& chosen,
             Direction dir, const dnnl::engine& eng) {
-    user_ = dnnl::memory(plain, eng, data);
-    if (chosen == plain) {
+    init(dnnl::memory(plain, eng, data), chosen, dir, eng);
+  }
+  // The same from a memory of any layout (a fused kernel's internal buffer).
+  void init(const dnnl::memory& user, const dnnl::memory::desc& chosen, Direction dir,
+            const dnnl::engine& eng) {
+    user_ = user;
+    if (chosen == user.get_desc()) {
       prim_ = user_;
       return;
     }
@@ -136,12 +141,16 @@ class Edge {
   // (e.g. backward weights reusing the source forward reordered), else behaves like init().
   void init_shared(const dnnl::memory::desc& plain, float* data, const dnnl::memory::desc& chosen,
                    const Edge& shared, const dnnl::engine& eng) {
+    init_shared(dnnl::memory(plain, eng, data), chosen, shared, eng);
+  }
+  void init_shared(const dnnl::memory& user, const dnnl::memory::desc& chosen, const Edge& shared,
+                   const dnnl::engine& eng) {
     if (shared.prim_ && shared.prim_.get_desc() == chosen) {
       user_ = shared.user_;
       prim_ = shared.prim_;
       return;  // already filled by `shared`'s reorder
     }
-    init(plain, data, chosen, Direction::kIn, eng);
+    init(user, chosen, Direction::kIn, eng);
   }
   // Runs the edge reorder, if any, in this edge's direction.
   void sync(dnnl::stream& s) {

@@ -1,0 +1,277 @@
+// PlanOptions::fuse_conv_chains (after ONNX Runtime's transformer tests): build a model, run it
+// fused and unfused, compare outputs and gradients, then check what the pass did to the graph
+// (which nodes remain, which values lost their buffer and what the error says).
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "engine/op_check.h"
+#include "retort/engine/plan.h"
+
+namespace retort::engine {
+namespace {
+
+using retort::testing::random_tensor;
+
+struct ChainConfig {
+  std::string label{};
+  Shape x{};  // N, C, spatial...
+  int64_t maps = 4, group = 1;
+  std::vector<int64_t> kernel{}, strides{}, pads{};
+  bool bias = true;
+  bool pool = true;  // Conv -> Relu -> MaxPool, else Conv -> Relu
+  std::vector<int64_t> pool_kernel{}, pool_strides{}, pool_pads{};
+  int64_t ceil_mode = 0;
+};
+
+void PrintTo(const ChainConfig& g, std::ostream* os) {
+  *os << g.label;
+}
+
+// X -> Conv "conv1" (value c) -> Relu (value r) [-> MaxPool (value p)] -> Mul by 0.5 (value y,
+// the graph output), so the chain's end feeds another node.
+Model chain_model(const ChainConfig& g, uint64_t seed) {
+  Model m;
+  ValueInfo x{"X", DType::kFloat32, {}};
+  for (int64_t d : g.x) x.dims.push_back(Dim::fixed(d));
+  m.graph.inputs.push_back(x);
+  Shape w{g.maps, g.x[1] / g.group};
+  w.insert(w.end(), g.kernel.begin(), g.kernel.end());
+  m.graph.initializers["W"] = random_tensor(w, seed, -0.5f, 0.5f);
+  Node conv{"conv1", "Conv", "", {"X", "W"}, {"c"}, {}};
+  if (g.bias) {
+    m.graph.initializers["B"] = random_tensor({g.maps}, seed + 1, -0.2f, 0.2f);
+    conv.inputs.push_back("B");
+  }
+  conv.attributes["group"] = Attribute::of_int(g.group);
+  if (!g.strides.empty()) conv.attributes["strides"] = Attribute::of_ints(g.strides);
+  if (!g.pads.empty()) conv.attributes["pads"] = Attribute::of_ints(g.pads);
+  m.graph.nodes.push_back(conv);
+  m.graph.nodes.push_back(Node{"conv1.relu", "Relu", "", {"c"}, {"r"}, {}});
+  std::string last = "r";
+  if (g.pool) {
+    Node pool{"conv1.pool", "MaxPool", "", {"r"}, {"p"}, {}};
+    pool.attributes["kernel_shape"] = Attribute::of_ints(g.pool_kernel);
+    if (!g.pool_strides.empty()) pool.attributes["strides"] = Attribute::of_ints(g.pool_strides);
+    if (!g.pool_pads.empty()) pool.attributes["pads"] = Attribute::of_ints(g.pool_pads);
+    if (g.ceil_mode) pool.attributes["ceil_mode"] = Attribute::of_int(1);
+    m.graph.nodes.push_back(pool);
+    last = "p";
+  }
+  m.graph.initializers["half"] = Tensor::scalar(0.5f);
+  m.graph.nodes.push_back(Node{"scale", "Mul", "", {last, "half"}, {"y"}, {}});
+  m.graph.outputs.push_back(ValueInfo{"y", DType::kFloat32, {}});
+  return m;
+}
+
+PlanOptions training_options(const ChainConfig& g, bool fuse) {
+  PlanOptions o;
+  o.batch = g.x[0];
+  o.backward = true;
+  o.input_grads = true;
+  o.trainable = g.bias ? std::vector<std::string>{"W", "B"} : std::vector<std::string>{"W"};
+  o.fuse_conv_chains = fuse;
+  o.profile = true;  // node_times() lists the kernels the plan runs
+  return o;
+}
+
+std::unique_ptr<Plan> compile_or_fail(Model& m, const PlanOptions& o) {
+  auto plan = Plan::compile(m, o);
+  EXPECT_TRUE(plan.ok()) << plan.status().message();
+  return plan.ok() ? std::move(plan).value() : nullptr;
+}
+
+std::vector<float> copy(const View& v) {
+  return std::vector<float>(v.data, v.data + v.numel());
+}
+
+// One forward and backward with a fixed input and output gradient; returns the output and the
+// gradients of X, W (and B) in that order.
+std::vector<std::vector<float>> run_once(Plan& plan, const ChainConfig& g) {
+  const Tensor x = random_tensor(g.x, 7, -1.0f, 1.0f);
+  std::memcpy(plan.input(0).data, x.raw(), x.nbytes());
+  plan.forward(true);
+  const View dy = plan.output_grad(0);
+  for (int64_t i = 0; i < dy.numel(); ++i)
+    dy.data[i] = static_cast<float>((i * 37) % 11) / 5.0f - 1.0f;
+  plan.backward();
+  std::vector<std::vector<float>> result{copy(plan.output(0)), copy(*plan.grad("X"))};
+  for (const Parameter& p : plan.parameters()) result.push_back(copy(p.grad));
+  return result;
+}
+
+class ConvChain : public ::testing::TestWithParam<ChainConfig> {};
+
+TEST_P(ConvChain, FusedGivesTheUnfusedOutputsAndGradientsAsOneKernel) {
+  const ChainConfig& g = GetParam();
+  Model unfused_model = chain_model(g, 3), fused_model = chain_model(g, 3);
+  auto unfused = compile_or_fail(unfused_model, training_options(g, false));
+  auto fused = compile_or_fail(fused_model, training_options(g, true));
+  ASSERT_TRUE(unfused && fused);
+
+  // The graph: the chain is one kernel named after the Conv, followed by the Mul.
+  const size_t chain_nodes = g.pool ? 3 : 2;
+  ASSERT_EQ(unfused->node_times().size(), chain_nodes + 1);
+  ASSERT_EQ(fused->node_times().size(), 2u);
+  EXPECT_EQ(fused->node_times()[0].node, "node 'conv1' (Conv)");
+  EXPECT_EQ(fused->node_times()[1].node, "node 'scale' (Mul)");
+
+  const auto want = run_once(*unfused, g), got = run_once(*fused, g);
+  ASSERT_EQ(want.size(), got.size());
+  const char* names[] = {"output", "dX", "dW", "dB"};
+  for (size_t k = 0; k < want.size(); ++k) {
+    SCOPED_TRACE(names[k]);
+    ASSERT_EQ(want[k].size(), got[k].size());
+    float worst = 0.0f;
+    for (size_t i = 0; i < want[k].size(); ++i)
+      worst = std::max(worst, std::abs(want[k][i] - got[k][i]) / (1.0f + std::abs(want[k][i])));
+    EXPECT_LE(worst, 1e-5f);
+  }
+  // The gradient must not be trivially zero: the comparison above would then prove nothing.
+  float dx_norm = 0.0f;
+  for (float v : got[1]) dx_norm += v * v;
+  EXPECT_GT(dx_norm, 1e-3f);
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, ConvChain,
+                         ::testing::Values(ChainConfig{.label = "pool2x2",
+                                                       .x = {2, 3, 9, 9},
+                                                       .maps = 8,
+                                                       .kernel = {3, 3},
+                                                       .pads = {1, 1, 1, 1},
+                                                       .pool_kernel = {2, 2},
+                                                       .pool_strides = {2, 2}},
+                                           ChainConfig{.label = "grouped_strided_ceil",
+                                                       .x = {3, 4, 11, 10},
+                                                       .maps = 6,
+                                                       .group = 2,
+                                                       .kernel = {3, 2},
+                                                       .strides = {2, 1},
+                                                       .bias = false,
+                                                       .pool_kernel = {3, 3},
+                                                       .pool_strides = {2, 2},
+                                                       .pool_pads = {1, 1, 1, 1},
+                                                       .ceil_mode = 1},
+                                           ChainConfig{.label = "odd_channels_no_pool",
+                                                       .x = {2, 5, 7, 6},
+                                                       .maps = 17,
+                                                       .kernel = {3, 3},
+                                                       .pool = false},
+                                           ChainConfig{.label = "conv1d",
+                                                       .x = {2, 3, 15},
+                                                       .maps = 16,
+                                                       .kernel = {5},
+                                                       .pads = {2, 2},
+                                                       .pool_kernel = {3},
+                                                       .pool_strides = {3}},
+                                           ChainConfig{.label = "benchmark_first_block",
+                                                       .x = {8, 1, 28, 28},
+                                                       .maps = 32,
+                                                       .kernel = {3, 3},
+                                                       .pool_kernel = {2, 2},
+                                                       .pool_strides = {2, 2}}),
+                         [](const auto& info) { return info.param.label; });
+
+ChainConfig default_chain() {
+  return ChainConfig{
+      .x = {2, 3, 8, 8}, .kernel = {3, 3}, .pool_kernel = {2, 2}, .pool_strides = {2, 2}};
+}
+
+TEST(ConvFusion, HiddenValuesHaveNoBufferAndTheErrorSaysHowToKeepThem) {
+  const ChainConfig g = default_chain();
+  Model m = chain_model(g, 1);
+  auto plan = compile_or_fail(m, training_options(g, true));
+  ASSERT_TRUE(plan);
+  for (const char* hidden : {"c", "r"}) {
+    auto v = plan->value(hidden);
+    ASSERT_FALSE(v.ok()) << hidden;
+    EXPECT_EQ(v.status().code(), ErrorCode::kNotFound);
+    const std::string msg = v.status().message();
+    EXPECT_NE(msg.find(std::string("value '") + hidden + "'"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("inside node 'conv1'"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("PlanOptions::keep_values"), std::string::npos) << msg;
+    EXPECT_FALSE(plan->grad(hidden).ok());
+  }
+  EXPECT_TRUE(plan->value("p").ok());  // the chain's output keeps its buffer
+  // A name the model never had keeps the plain message.
+  EXPECT_NE(plan->value("nope").status().message().find("has no float32 value named 'nope'"),
+            std::string::npos);
+}
+
+TEST(ConvFusion, KeptReluOutputStopsTheChainBeforeThePooling) {
+  const ChainConfig g = default_chain();
+  Model fused_model = chain_model(g, 1), unfused_model = chain_model(g, 1);
+  PlanOptions keep = training_options(g, true);
+  keep.keep_values = {"r"};
+  auto fused = compile_or_fail(fused_model, keep);
+  auto unfused = compile_or_fail(unfused_model, training_options(g, false));
+  ASSERT_TRUE(fused && unfused);
+  ASSERT_EQ(fused->node_times().size(), 3u);  // conv1 (+relu), pool, scale
+  EXPECT_EQ(fused->node_times()[1].node, "node 'conv1.pool' (MaxPool)");
+  EXPECT_FALSE(fused->value("c").ok());
+  run_once(*fused, g);
+  run_once(*unfused, g);
+  EXPECT_EQ(copy(*fused->value("r")), copy(*unfused->value("r")));
+}
+
+TEST(ConvFusion, GradientValuesInferencePlansAndSharedOutputsAreNotFused) {
+  const ChainConfig g = default_chain();
+  {  // A gradient the caller reads at the conv output.
+    Model m = chain_model(g, 1);
+    PlanOptions o = training_options(g, true);
+    o.grad_values = {"c"};
+    auto plan = compile_or_fail(m, o);
+    ASSERT_TRUE(plan);
+    EXPECT_EQ(plan->node_times().size(), 4u);
+    EXPECT_TRUE(plan->grad("c").ok());
+  }
+  {  // Inference plans keep every value readable (calibration and feature readers need them).
+    Model m = chain_model(g, 1);
+    PlanOptions o;
+    o.batch = g.x[0];
+    o.profile = true;
+    auto plan = compile_or_fail(m, o);
+    ASSERT_TRUE(plan);
+    EXPECT_EQ(plan->node_times().size(), 4u);
+    EXPECT_TRUE(plan->value("c").ok());
+  }
+  {  // The conv output also feeds a second node: it must exist, nothing is fused.
+    Model m = chain_model(g, 1);
+    m.graph.nodes.push_back(Node{"side", "Relu", "", {"c"}, {"side_out"}, {}});
+    m.graph.outputs.push_back(ValueInfo{"side_out", DType::kFloat32, {}});
+    auto plan = compile_or_fail(m, training_options(g, true));
+    ASSERT_TRUE(plan);
+    EXPECT_EQ(plan->node_times().size(), 5u);
+    EXPECT_TRUE(plan->value("c").ok());
+  }
+}
+
+TEST(ConvFusion, KeepValuesNamingAnUnknownValueIsAnError) {
+  const ChainConfig g = default_chain();
+  Model m = chain_model(g, 1);
+  PlanOptions o = training_options(g, true);
+  o.keep_values = {"conv_1"};
+  auto plan = Plan::compile(m, o);
+  ASSERT_FALSE(plan.ok());
+  EXPECT_NE(plan.status().message().find("keep_values names 'conv_1', which the model does not"),
+            std::string::npos)
+      << plan.status().message();
+}
+
+TEST(ConvFusion, BadPoolingAttributesNameThePoolingNode) {
+  ChainConfig g = default_chain();
+  g.pool_kernel = {2};  // a 2-D input needs two values
+  Model m = chain_model(g, 1);
+  auto plan = Plan::compile(m, training_options(g, true));
+  ASSERT_FALSE(plan.ok());
+  EXPECT_NE(plan.status().message().find("node 'conv1.pool' (MaxPool): kernel_shape [2] must have "
+                                         "2 values"),
+            std::string::npos)
+      << plan.status().message();
+}
+
+}  // namespace
+}  // namespace retort::engine
