@@ -48,8 +48,10 @@ void BM_KdStep(benchmark::State& state, const std::string& kind) {
   Model student = or_die(arch::build_model(student_spec(kind), 2), "student");
   engine::PlanOptions frozen;
   frozen.batch = kBatch;
+  frozen.constant_weights = true;  // as distill::Distiller compiles its teachers
   auto teacher_plan = or_die(engine::Plan::compile(teacher, frozen), "teacher plan");
-  engine::PlanOptions train = frozen;
+  engine::PlanOptions train;
+  train.batch = kBatch;
   train.backward = true;
   auto student_plan = or_die(engine::Plan::compile(student, train), "student plan");
   engine::OptimizerConfig sgd;

@@ -147,6 +147,7 @@ Expected<std::unique_ptr<Distiller>> Distiller::create(Model& student,
                                                                      impl->student->parameters()));
   PlanOptions tpo;
   tpo.batch = impl->batch;
+  tpo.constant_weights = true;  // teachers are frozen for the plan's whole life
   std::vector<Plan*> teacher_ptrs;
   for (Model* t : teachers) {
     RETORT_ASSIGN_OR_RETURN(auto plan, Plan::compile(*t, tpo));

@@ -133,6 +133,10 @@ Status Plan::Impl::build(Model& model) {
 
   // Create every kernel; this is where shapes are inferred and attributes validated.
   nodes = graph.nodes;
+  if (options.constant_weights && options.backward)
+    return make_error(ErrorCode::kInvalidArgument,
+                      "constant_weights is for inference plans only (backward must be off): a "
+                      "training plan changes its weights every step");
   if (options.lower_int8) {
     if (options.backward)
       return make_error(ErrorCode::kInvalidArgument,
@@ -171,8 +175,8 @@ Status Plan::Impl::build(Model& model) {
       step.inputs.push_back(v);
     }
     contexts.push_back(KernelContext{node, std::move(shapes), std::move(constants), cpu_engine(),
-                                     stream, node_seed + n * 0xBF58476D1CE4E5B9ULL,
-                                     &model.metadata});
+                                     stream, node_seed + n * 0xBF58476D1CE4E5B9ULL, &model.metadata,
+                                     options.constant_weights});
     if (const int region = int8::region_index(node); region >= 0) {
       RETORT_ASSIGN_OR_RETURN(step.kernel,
                               int8::create_region_kernel(contexts.back(), *int8_regions[region]));

@@ -39,6 +39,9 @@ struct KernelContext {
   uint64_t seed = 0;  // for stochastic ops (Dropout)
   // The model's metadata (e.g. kQuantizationKey: bit ranges and observers of QuantizeLinear).
   const std::map<std::string, std::string>* metadata = nullptr;
+  // PlanOptions::constant_weights: initializers keep their values while the plan lives, so a
+  // kernel may pack them once in bind() instead of reading them on every forward.
+  bool constant_weights = false;
 };
 
 // Buffers handed to bind(). Gradient views are null where no gradient is needed.

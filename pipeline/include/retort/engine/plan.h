@@ -35,6 +35,12 @@ struct PlanOptions {
   // Weights are quantized when the plan is compiled, so use it only for plans whose weights
   // do not change while the plan lives (evaluation, speed measurement).
   bool lower_int8 = false;
+  // Inference only (backward = false): the model's initializers do not change while the plan
+  // lives (a frozen teacher), so Gemm and Conv pack their weights once, when the plan is
+  // compiled, into the layout oneDNN runs fastest (Gemm weights stored [N, K], as PyTorch and
+  // the arch builders store them, run about 20% slower than packed ones). Weights written after
+  // compile() are not seen.
+  bool constant_weights = false;
   // Time every kernel call (a steady-clock reading around each; see Plan::node_times()).
   bool profile = false;
   // Training plans (backward = true) only: run each Conv -> Relu [-> MaxPool] chain as one

@@ -56,7 +56,8 @@ class ConvKernel final : public Kernel {
         has_bias_(has_bias),
         group_(group),
         win_(std::move(win)),
-        tail_(std::move(tail)) {}
+        tail_(std::move(tail)),
+        constant_w_(ctx.constant_weights && ctx.constants.size() > 1 && ctx.constants[1]) {}
 
   // Builds the primitive descriptors (compile time, so unsupported configurations fail early).
   Status init(const std::string& where) {
@@ -105,6 +106,10 @@ class ConvKernel final : public Kernel {
       const auto w_plain = weights_plain_desc(w_shape_, group_);
       x_.init(x_plain, b.inputs[0].data, fwd_pd_.src_desc(), Edge::Direction::kIn, eng_);
       w_.init(w_plain, b.inputs[1].data, fwd_pd_.weights_desc(), Edge::Direction::kIn, eng_);
+      if (constant_w_) {  // reordered once: the weights do not change while the plan lives
+        w_.sync(stream_);
+        stream_.wait();
+      }
       if (tail_.relu) {
         bind_tail_forward(b);
       } else {
@@ -177,7 +182,7 @@ class ConvKernel final : public Kernel {
 
   void forward(bool /*training*/) override {
     x_.sync(stream_);
-    w_.sync(stream_);  // weights change every optimizer step
+    if (!constant_w_) w_.sync(stream_);  // weights change every optimizer step
     fwd_.execute(stream_, fwd_args_);
     if (tail_.pool) pool_fwd_.execute(stream_, pool_fwd_args_);
     (tail_.relu ? out_ : y_).sync(stream_);
@@ -290,6 +295,7 @@ class ConvKernel final : public Kernel {
   int64_t group_;
   spatial::Window win_;
   Tail tail_;
+  const bool constant_w_;  // weights of a constant-weights plan
 
   dnnl::convolution_forward::primitive_desc fwd_pd_;
   dnnl::convolution_backward_data::primitive_desc bwd_data_pd_;

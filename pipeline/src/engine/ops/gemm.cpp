@@ -1,6 +1,7 @@
 // Gemm: Y = alpha * A' B' + beta * C (A' = transA ? A^T : A, likewise B'), on oneDNN matmul.
 // Transposes are expressed through memory strides, so no operand is ever copied; the common
-// MLP case (alpha = beta = 1, C of shape [N]) adds C as the matmul bias.
+// MLP case (alpha = beta = 1, C of shape [N]) adds C as the matmul bias. In a plan with constant
+// weights, an initializer B is packed once into the layout the matmul prefers.
 #include <cstring>
 #include <string>
 #include <unordered_map>
@@ -41,7 +42,8 @@ class GemmKernel final : public Kernel {
         alpha_(alpha),
         beta_(beta),
         has_c_(has_c),
-        c_shape_(std::move(c_shape)) {}
+        c_shape_(std::move(c_shape)),
+        pack_b_(ctx.constant_weights && ctx.constants.size() > 1 && ctx.constants[1] != nullptr) {}
 
   std::vector<Shape> output_shapes() const override { return {{m_, n_}}; }
 
@@ -112,20 +114,29 @@ class GemmKernel final : public Kernel {
     // Fold C into the matmul bias when no scaling gets in the way (bias may broadcast).
     c_as_bias_ = has_c_ && alpha_ == 1.0f && beta_ == 1.0f;
     const dnnl::primitive_attr attr = user_scratchpad_attr(alpha_);
+    const memory::desc wei =
+        pack_b_ ? memory::desc({k_, n_}, memory::data_type::f32, memory::format_tag::any)
+                : b_op_desc();
     dnnl::matmul::primitive_desc pd;
     if (c_as_bias_) {
       const Shape c2 = pad_left(c_shape_, 2);
       const memory::desc bias = matrix_desc(c2[0], c2[1], c2[1], 1);
-      pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(a_op_desc(), b_op_desc(), bias, dst),
-                                        attr, engine_);
+      pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(a_op_desc(), wei, bias, dst), attr,
+                                        engine_);
       fwd_args_[DNNL_ARG_BIAS] = memory(bias, engine_, c_.data);
     } else {
-      pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(a_op_desc(), b_op_desc(), dst), attr,
-                                        engine_);
+      pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(a_op_desc(), wei, dst), attr, engine_);
     }
     fwd_ = dnnl::matmul(pd);
     fwd_args_[DNNL_ARG_SRC] = memory(a_op_desc(), engine_, a_.data);
-    fwd_args_[DNNL_ARG_WEIGHTS] = memory(b_op_desc(), engine_, b_.data);
+    memory stored_b(b_op_desc(), engine_, b_.data);
+    if (pack_b_ && pd.weights_desc() != b_op_desc()) {
+      memory packed(pd.weights_desc(), engine_);
+      dnnl::reorder(stored_b, packed).execute(stream_, stored_b, packed);
+      stream_.wait();
+      stored_b = packed;
+    }
+    fwd_args_[DNNL_ARG_WEIGHTS] = stored_b;
     fwd_args_[DNNL_ARG_DST] = memory(dst, engine_, y_.data);
     fwd_args_[DNNL_ARG_SCRATCHPAD] = memory(pd.scratchpad_desc(), engine_);
   }
@@ -209,6 +220,7 @@ class GemmKernel final : public Kernel {
   const float alpha_, beta_;
   const bool has_c_;
   const Shape c_shape_;
+  const bool pack_b_;  // B is a constant initializer of a constant-weights plan
   bool degenerate_ = false;
   bool c_as_bias_ = false;
   View a_, b_, c_, y_, dy_, da_, db_, dc_;
