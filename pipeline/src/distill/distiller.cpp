@@ -149,8 +149,9 @@ Expected<std::unique_ptr<Distiller>> Distiller::create(Model& student,
   tpo.batch = impl->batch;
   tpo.constant_weights = true;  // teachers are frozen for the plan's whole life
   std::vector<Plan*> teacher_ptrs;
-  for (Model* t : teachers) {
-    RETORT_ASSIGN_OR_RETURN(auto plan, Plan::compile(*t, tpo));
+  for (size_t t = 0; t < teachers.size(); ++t) {
+    tpo.keep_values = teacher_values(options, static_cast<int>(t));  // what feature terms read
+    RETORT_ASSIGN_OR_RETURN(auto plan, Plan::compile(*teachers[t], tpo));
     teacher_ptrs.push_back(plan.get());
     impl->teacher_logits.push_back(plan->output(0));
     impl->teachers.push_back(std::move(plan));

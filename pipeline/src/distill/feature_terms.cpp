@@ -235,6 +235,23 @@ std::vector<std::string> student_values(const DistillOptions& options) {
   return names;
 }
 
+std::vector<std::string> teacher_values(const DistillOptions& options, int teacher) {
+  std::vector<std::string> names;
+  auto add = [&](int t, const std::string& n) {
+    if (t == teacher && std::find(names.begin(), names.end(), n) == names.end()) names.push_back(n);
+  };
+  for (const HintTerm& h : options.hints) add(h.teacher, h.teacher_value);
+  for (const AttentionTerm& a : options.attention)
+    for (const ValuePair& p : a.pairs) add(a.teacher, p.teacher);
+  for (const RkdTerm& r : options.rkd) add(r.teacher, r.teacher_value);
+  for (const FspTerm& f : options.fsp)
+    for (const FspTerm::Pair& p : f.pairs) {
+      add(f.teacher, p.first.teacher);
+      add(f.teacher, p.second.teacher);
+    }
+  return names;
+}
+
 Status check_feature_terms(const DistillOptions& options, Plan& student, const Model& student_model,
                            std::span<Plan* const> teachers,
                            std::span<Model* const> teacher_models) {

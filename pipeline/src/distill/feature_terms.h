@@ -28,6 +28,8 @@ std::vector<std::string> value_names(const Model& model);
 
 // Student values that terms read (each needs a gradient buffer in the student plan).
 std::vector<std::string> student_values(const DistillOptions& options);
+// Values of teacher `teacher` that terms read (its plan must keep their buffers).
+std::vector<std::string> teacher_values(const DistillOptions& options, int teacher);
 
 // Shapes (batch included) of the values a term names, from plans compiled at batch 1. Checks
 // the pairing rules; `describe` collects regressor descriptions.

@@ -7,7 +7,7 @@
 #include <set>
 #include <unordered_map>
 
-#include "engine/conv_fusion.h"
+#include "engine/chain_fusion.h"
 #include "engine/int8/region.h"
 #include "ops/ops.h"
 #include "retort/engine/dnnl_util.h"
@@ -99,8 +99,8 @@ struct Plan::Impl {
     if (hidden != hidden_values.end())
       return make_error(ErrorCode::kNotFound, "value '", name,
                         "' has no buffer: it is inside node '", hidden->second,
-                        "', which runs Conv -> Relu [-> MaxPool] as one kernel in this training "
-                        "plan. Name it in PlanOptions::keep_values (or set fuse_conv_chains = "
+                        "', which runs Conv/Gemm -> Relu [-> MaxPool] as one kernel in this "
+                        "plan. Name it in PlanOptions::keep_values (or set fuse_chains = "
                         "false) to read it");
     return make_error(ErrorCode::kNotFound, "the model has no float32 value named '", name, "'");
   }
@@ -145,11 +145,11 @@ Status Plan::Impl::build(Model& model) {
     nodes = std::move(lowered.nodes);
     int8_regions = std::move(lowered.regions);
     int8_report = std::move(lowered.report);
-  } else if (options.backward && options.fuse_conv_chains) {
+  } else if ((options.backward || options.constant_weights) && options.fuse_chains) {
     std::set<std::string> keep(options.grad_values.begin(), options.grad_values.end());
     keep.insert(options.keep_values.begin(), options.keep_values.end());
     for (const ValueInfo& out : graph.outputs) keep.insert(out.name);
-    fusion::FusedConvChains fused = fusion::fuse_conv_chains(nodes, keep);
+    fusion::FusedChains fused = fusion::fuse_chains(nodes, keep);
     nodes = std::move(fused.nodes);
     hidden_values = std::move(fused.hidden_values);
   }
@@ -182,6 +182,8 @@ Status Plan::Impl::build(Model& model) {
                               int8::create_region_kernel(contexts.back(), *int8_regions[region]));
     } else if (fusion::is_fused_conv(node)) {
       RETORT_ASSIGN_OR_RETURN(step.kernel, create_conv_kernel(contexts.back()));
+    } else if (fusion::is_fused_gemm(node)) {
+      RETORT_ASSIGN_OR_RETURN(step.kernel, create_gemm_kernel(contexts.back()));
     } else {
       RETORT_ASSIGN_OR_RETURN(KernelFactory factory, find_kernel_factory(node));
       RETORT_ASSIGN_OR_RETURN(step.kernel, factory(contexts.back()));

@@ -5,7 +5,7 @@
 // kernels win clearly even with the reorders (about 1.6-1.9x on fwd + bwd; the measurement
 // is in conv_test.cpp's header).
 //
-// A node fused by the plan (conv_fusion.h) also runs the Relu that followed the Conv, as a
+// A node fused by the plan (chain_fusion.h) also runs the Relu that followed the Conv, as a
 // post-op, and optionally the MaxPool after it, on the convolution's own layout: the conv and
 // ReLU outputs then live only inside this kernel, and the plain buffers are the chain's input
 // and its last output.
@@ -13,7 +13,7 @@
 #include <optional>
 #include <unordered_map>
 
-#include "engine/conv_fusion.h"
+#include "engine/chain_fusion.h"
 #include "ops.h"
 #include "spatial_util.h"
 

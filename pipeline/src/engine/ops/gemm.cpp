@@ -1,12 +1,15 @@
 // Gemm: Y = alpha * A' B' + beta * C (A' = transA ? A^T : A, likewise B'), on oneDNN matmul.
 // Transposes are expressed through memory strides, so no operand is ever copied; the common
 // MLP case (alpha = beta = 1, C of shape [N]) adds C as the matmul bias. In a plan with constant
-// weights, an initializer B is packed once into the layout the matmul prefers.
+// weights, an initializer B is packed once into the layout the matmul prefers. A node fused by
+// the plan (chain_fusion.h: Gemm -> Relu) runs the ReLU as a matmul post-op and its backward
+// before the matmul backward, into a buffer of its own.
 #include <cstring>
 #include <string>
 #include <unordered_map>
 
 #include "broadcast.h"
+#include "engine/chain_fusion.h"
 #include "ops.h"
 #include "retort/engine/dnnl_util.h"
 
@@ -43,7 +46,8 @@ class GemmKernel final : public Kernel {
         beta_(beta),
         has_c_(has_c),
         c_shape_(std::move(c_shape)),
-        pack_b_(ctx.constant_weights && ctx.constants.size() > 1 && ctx.constants[1] != nullptr) {}
+        pack_b_(ctx.constant_weights && ctx.constants.size() > 1 && ctx.constants[1] != nullptr),
+        relu_(fusion::is_fused_gemm(ctx.node)) {}
 
   std::vector<Shape> output_shapes() const override { return {{m_, n_}}; }
 
@@ -57,8 +61,10 @@ class GemmKernel final : public Kernel {
     db_ = b.input_grads[1];
     if (has_c_) dc_ = b.input_grads[2];
     degenerate_ = m_ == 0 || n_ == 0 || k_ == 0;
-    if (degenerate_) return Status::Ok();
+    grad_out_ = dy_.data;
     try {
+      if (relu_) create_relu();
+      if (degenerate_) return Status::Ok();
       create_forward();
       if (dy_ && da_) create_backward_a();
       if (dy_ && db_) create_backward_b();
@@ -73,6 +79,10 @@ class GemmKernel final : public Kernel {
       // K == 0: A'B' is all zeros.
       std::memset(y_.data, 0, static_cast<size_t>(y_.numel()) * sizeof(float));
       if (has_c_ && beta_ != 0.0f) add_scaled_c();
+      if (relu_ && y_.numel() > 0) {
+        relu_fwd_.execute(stream_, relu_fwd_args_);
+        stream_.wait();
+      }
       return;
     }
     fwd_.execute(stream_, fwd_args_);
@@ -81,16 +91,20 @@ class GemmKernel final : public Kernel {
   }
 
   void backward() override {
+    if (relu_ && dy_ && y_.numel() > 0) {  // the gradient at the matmul's output
+      relu_bwd_.execute(stream_, relu_bwd_args_);
+      stream_.wait();
+    }
     if (!dy_ || degenerate_) {
       for (const View& g : {da_, db_, dc_})
         if (g) std::memset(g.data, 0, static_cast<size_t>(g.numel()) * sizeof(float));
-      if (dy_ && dc_) reduce_sum_to(dy_.data, {m_, n_}, dc_.data, c_shape_, beta_);
+      if (dy_ && dc_) reduce_sum_to(grad_out_, {m_, n_}, dc_.data, c_shape_, beta_);
       return;
     }
     if (da_) bwd_a_.execute(stream_, bwd_a_args_);
     if (db_) bwd_b_.execute(stream_, bwd_b_args_);
     stream_.wait();
-    if (dc_) reduce_sum_to(dy_.data, {m_, n_}, dc_.data, c_shape_, beta_);
+    if (dc_) reduce_sum_to(grad_out_, {m_, n_}, dc_.data, c_shape_, beta_);
   }
 
  private:
@@ -109,11 +123,43 @@ class GemmKernel final : public Kernel {
     return trans_b_ ? matrix_desc(n_, k_, k_, 1) : matrix_desc(n_, k_, 1, n_);
   }
 
+  // A fused ReLU: the forward primitive is used only when the matmul is degenerate (K = 0);
+  // otherwise it is a post-op. Backward reads the output and writes grad_out_.
+  void create_relu() {
+    if (y_.numel() == 0) return;
+    const memory::desc md = matrix_desc(m_, n_, n_, 1);
+    const auto relu = dnnl::algorithm::eltwise_relu_use_dst_for_bwd;
+    const dnnl::primitive_attr attr = user_scratchpad_attr(1.0f);
+    const dnnl::eltwise_forward::primitive_desc fwd_pd(
+        dnnl::eltwise_forward::desc(dnnl::prop_kind::forward_training, relu, md, 0.0f, 0.0f), attr,
+        engine_);
+    relu_fwd_ = dnnl::eltwise_forward(fwd_pd);
+    const memory y(md, engine_, y_.data);
+    relu_fwd_args_ = {{DNNL_ARG_SRC, y},
+                      {DNNL_ARG_DST, y},
+                      {DNNL_ARG_SCRATCHPAD, memory(fwd_pd.scratchpad_desc(), engine_)}};
+    if (!dy_) return;
+    relu_dy_ = memory(md, engine_);
+    grad_out_ = static_cast<float*>(relu_dy_.get_data_handle());
+    const dnnl::eltwise_backward::primitive_desc bwd_pd(
+        dnnl::eltwise_backward::desc(relu, md, md, 0.0f, 0.0f), attr, engine_, fwd_pd);
+    relu_bwd_ = dnnl::eltwise_backward(bwd_pd);
+    relu_bwd_args_ = {{DNNL_ARG_DST, y},
+                      {DNNL_ARG_DIFF_DST, memory(md, engine_, dy_.data)},
+                      {DNNL_ARG_DIFF_SRC, relu_dy_},
+                      {DNNL_ARG_SCRATCHPAD, memory(bwd_pd.scratchpad_desc(), engine_)}};
+  }
+
   void create_forward() {
     const memory::desc dst = matrix_desc(m_, n_, n_, 1);
     // Fold C into the matmul bias when no scaling gets in the way (bias may broadcast).
     c_as_bias_ = has_c_ && alpha_ == 1.0f && beta_ == 1.0f;
-    const dnnl::primitive_attr attr = user_scratchpad_attr(alpha_);
+    dnnl::primitive_attr attr = user_scratchpad_attr(alpha_);
+    if (relu_) {  // the fusion pass only fuses Gemms whose C is a bias or absent
+      dnnl::post_ops ops;
+      ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+      attr.set_post_ops(ops);
+    }
     const memory::desc wei =
         pack_b_ ? memory::desc({k_, n_}, memory::data_type::f32, memory::format_tag::any)
                 : b_op_desc();
@@ -149,7 +195,7 @@ class GemmKernel final : public Kernel {
     void *src_ptr, *wei_ptr;
     if (!trans_a_) {
       src = matrix_desc(m_, n_, n_, 1);
-      src_ptr = dy_.data;
+      src_ptr = grad_out_;
       wei = b_op_t_desc();
       wei_ptr = b_.data;
       dst = matrix_desc(m_, k_, k_, 1);
@@ -157,7 +203,7 @@ class GemmKernel final : public Kernel {
       src = b_op_desc();
       src_ptr = b_.data;
       wei = matrix_desc(n_, m_, 1, n_);
-      wei_ptr = dy_.data;
+      wei_ptr = grad_out_;
       dst = matrix_desc(k_, m_, m_, 1);
     }
     dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(src, wei, dst), user_scratchpad_attr(alpha_),
@@ -179,11 +225,11 @@ class GemmKernel final : public Kernel {
       src = a_op_t_desc();
       src_ptr = a_.data;
       wei = matrix_desc(m_, n_, n_, 1);
-      wei_ptr = dy_.data;
+      wei_ptr = grad_out_;
       dst = matrix_desc(k_, n_, n_, 1);
     } else {
       src = matrix_desc(n_, m_, 1, n_);
-      src_ptr = dy_.data;
+      src_ptr = grad_out_;
       wei = a_op_desc();
       wei_ptr = a_.data;
       dst = matrix_desc(n_, k_, k_, 1);
@@ -220,7 +266,13 @@ class GemmKernel final : public Kernel {
   const float alpha_, beta_;
   const bool has_c_;
   const Shape c_shape_;
-  const bool pack_b_;  // B is a constant initializer of a constant-weights plan
+  const bool pack_b_;          // B is a constant initializer of a constant-weights plan
+  const bool relu_;            // a fused Gemm -> Relu
+  float* grad_out_ = nullptr;  // gradient at the matmul output: dy, or relu_dy_ when fused
+  memory relu_dy_;
+  dnnl::eltwise_forward relu_fwd_;
+  dnnl::eltwise_backward relu_bwd_;
+  std::unordered_map<int, memory> relu_fwd_args_, relu_bwd_args_;
   bool degenerate_ = false;
   bool c_as_bias_ = false;
   View a_, b_, c_, y_, dy_, da_, db_, dc_;

@@ -1,8 +1,9 @@
-// PlanOptions::fuse_conv_chains (after ONNX Runtime's transformer tests): build a model, run it
+// PlanOptions::fuse_chains (after ONNX Runtime's transformer tests): build a model, run it
 // fused and unfused, compare outputs and gradients, then check what the pass did to the graph
 // (which nodes remain, which values lost their buffer and what the error says).
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstring>
 #include <ostream>
 #include <string>
@@ -73,7 +74,7 @@ PlanOptions training_options(const ChainConfig& g, bool fuse) {
   o.backward = true;
   o.input_grads = true;
   o.trainable = g.bias ? std::vector<std::string>{"W", "B"} : std::vector<std::string>{"W"};
-  o.fuse_conv_chains = fuse;
+  o.fuse_chains = fuse;
   o.profile = true;  // node_times() lists the kernels the plan runs
   return o;
 }
@@ -271,6 +272,104 @@ TEST(ConvFusion, BadPoolingAttributesNameThePoolingNode) {
                                          "2 values"),
             std::string::npos)
       << plan.status().message();
+}
+
+// X [6, 29] -> Gemm "fc" (value g) -> Relu (value r) -> Mul by 0.5 (value y, the output).
+struct GemmConfig {
+  std::string label{};
+  int trans_b = 1;
+  bool has_c = true;
+  float alpha = 1.0f, beta = 1.0f;
+  bool fused = true;  // whether the pass may fuse this form
+};
+
+void PrintTo(const GemmConfig& g, std::ostream* os) {
+  *os << g.label;
+}
+
+Model gemm_model(const GemmConfig& g) {
+  Model m;
+  m.graph.inputs.push_back(ValueInfo{"X", DType::kFloat32, {Dim::fixed(6), Dim::fixed(29)}});
+  m.graph.initializers["W"] = random_tensor(g.trans_b ? Shape{23, 29} : Shape{29, 23}, 2);
+  Node gemm{"fc", "Gemm", "", {"X", "W"}, {"g"}, {}};
+  if (g.has_c) {
+    m.graph.initializers["C"] = random_tensor({23}, 3, -0.5f, 0.5f);
+    gemm.inputs.push_back("C");
+  }
+  gemm.attributes["transB"] = Attribute::of_int(g.trans_b);
+  gemm.attributes["alpha"] = Attribute::of_float(g.alpha);
+  gemm.attributes["beta"] = Attribute::of_float(g.beta);
+  m.graph.nodes.push_back(gemm);
+  m.graph.nodes.push_back(Node{"fc.relu", "Relu", "", {"g"}, {"r"}, {}});
+  m.graph.initializers["half"] = Tensor::scalar(0.5f);
+  m.graph.nodes.push_back(Node{"scale", "Mul", "", {"r", "half"}, {"y"}, {}});
+  m.graph.outputs.push_back(ValueInfo{"y", DType::kFloat32, {}});
+  return m;
+}
+
+class GemmChain : public ::testing::TestWithParam<GemmConfig> {};
+
+TEST_P(GemmChain, FusedGivesTheUnfusedOutputsAndGradients) {
+  const GemmConfig& g = GetParam();
+  const ChainConfig shape{.x = {6, 29}, .bias = g.has_c};
+  PlanOptions fused_options = training_options(shape, true);
+  fused_options.trainable =
+      g.has_c ? std::vector<std::string>{"W", "C"} : std::vector<std::string>{"W"};
+  PlanOptions unfused_options = fused_options;
+  unfused_options.fuse_chains = false;
+  Model a = gemm_model(g), b = gemm_model(g);
+  auto unfused = compile_or_fail(a, unfused_options);
+  auto fused = compile_or_fail(b, fused_options);
+  ASSERT_TRUE(unfused && fused);
+  ASSERT_EQ(unfused->node_times().size(), 3u);
+  ASSERT_EQ(fused->node_times().size(), g.fused ? 2u : 3u);
+  EXPECT_EQ(fused->value("g").ok(), !g.fused);
+
+  const auto want = run_once(*unfused, shape), got = run_once(*fused, shape);
+  ASSERT_EQ(want.size(), got.size());
+  for (size_t k = 0; k < want.size(); ++k) {
+    SCOPED_TRACE(k);
+    ASSERT_EQ(want[k].size(), got[k].size());
+    for (size_t i = 0; i < want[k].size(); ++i)
+      ASSERT_NEAR(got[k][i], want[k][i], 1e-5f * (1.0f + std::abs(want[k][i]))) << i;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Forms, GemmChain,
+    ::testing::Values(GemmConfig{.label = "bias_transposed_weights"},
+                      GemmConfig{.label = "bias_plain_weights", .trans_b = 0},
+                      GemmConfig{.label = "no_c_scaled", .has_c = false, .alpha = 2.0f},
+                      GemmConfig{.label = "c_ignored", .alpha = 0.5f, .beta = 0.0f},
+                      // C scaled after the product: a post-op ReLU would come too early.
+                      GemmConfig{.label = "c_scaled_not_fused", .beta = 0.5f, .fused = false}),
+    [](const auto& info) { return info.param.label; });
+
+// A frozen teacher (inference, constant weights) is fused too, except for what the caller keeps.
+TEST(GemmFusion, ConstantWeightsInferencePlansFuseAndKeepWhatIsAsked) {
+  const GemmConfig g{.label = "teacher"};
+  auto run = [&](bool constant, std::vector<std::string> keep, size_t kernels) {
+    Model m = gemm_model(g);
+    PlanOptions o;
+    o.batch = 6;
+    o.constant_weights = constant;
+    o.keep_values = std::move(keep);
+    o.profile = true;
+    auto plan = compile_or_fail(m, o);
+    EXPECT_EQ(plan->node_times().size(), kernels);
+    const Tensor x = random_tensor({6, 29}, 9);
+    std::memcpy(plan->input(0).data, x.raw(), x.nbytes());
+    plan->forward(false);
+    return copy(plan->output(0));
+  };
+  const std::vector<float> plain = run(false, {}, 3u);
+  const std::vector<float> fused = run(true, {}, 2u);
+  const std::vector<float> kept = run(true, {"g"}, 3u);
+  ASSERT_EQ(plain.size(), fused.size());
+  for (size_t i = 0; i < plain.size(); ++i) {
+    ASSERT_NEAR(fused[i], plain[i], 1e-5f * (1.0f + std::abs(plain[i])));
+    ASSERT_NEAR(kept[i], plain[i], 1e-5f * (1.0f + std::abs(plain[i])));
+  }
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-#include "conv_fusion.h"
+#include "chain_fusion.h"
 
 #include <unordered_map>
 
@@ -18,6 +18,14 @@ int sole_consumer(const std::unordered_map<std::string, std::vector<int>>& reade
   return node.inputs.size() >= 1 && node.inputs[0] == value && node.input_count() == 1 ? n : -1;
 }
 
+// A Gemm whose ReLU can be a post-op: nothing is added after the matmul's bias (C is absent,
+// ignored, or a plain bias).
+bool is_fusable_gemm(const Node& node) {
+  if (node.op_type != "Gemm" || !node.domain.empty() || node.outputs.size() != 1) return false;
+  const float alpha = node.attr_float("alpha", 1.0f), beta = node.attr_float("beta", 1.0f);
+  return !node.has_input(2) || beta == 0.0f || (alpha == 1.0f && beta == 1.0f);
+}
+
 bool is_plain_relu(const Node& node) {
   return node.op_type == "Relu" && node.domain.empty() && node.outputs.size() == 1;
 }
@@ -31,22 +39,20 @@ bool is_fusable_max_pool(const Node& node) {
 
 }  // namespace
 
-FusedConvChains fuse_conv_chains(const std::vector<Node>& nodes,
-                                 const std::set<std::string>& keep) {
+FusedChains fuse_chains(const std::vector<Node>& nodes, const std::set<std::string>& keep) {
   std::unordered_map<std::string, std::vector<int>> readers;
   for (int n = 0; n < static_cast<int>(nodes.size()); ++n)
     for (const std::string& in : nodes[n].inputs)
       if (!in.empty()) readers[in].push_back(n);
 
-  FusedConvChains result;
+  FusedChains result;
   std::vector<bool> absorbed(nodes.size(), false);
   std::vector<Node> fused(nodes.size());
   std::vector<bool> replaced(nodes.size(), false);
   for (int n = 0; n < static_cast<int>(nodes.size()); ++n) {
-    const Node& conv = nodes[n];
-    if (conv.op_type != "Conv" || !conv.domain.empty() || conv.outputs.size() != 1 ||
-        keep.count(conv.outputs[0]))
-      continue;
+    const Node& conv = nodes[n];  // or the Gemm
+    const bool is_conv = conv.op_type == "Conv" && conv.domain.empty() && conv.outputs.size() == 1;
+    if ((!is_conv && !is_fusable_gemm(conv)) || keep.count(conv.outputs[0])) continue;
     const int relu = sole_consumer(readers, nodes, conv.outputs[0]);
     if (relu < 0 || !is_plain_relu(nodes[relu])) continue;
 
@@ -58,7 +64,8 @@ FusedConvChains fuse_conv_chains(const std::vector<Node>& nodes,
     absorbed[relu] = true;
 
     const std::string& relu_out = nodes[relu].outputs[0];
-    const int pool = keep.count(relu_out) ? -1 : sole_consumer(readers, nodes, relu_out);
+    const int pool =
+        !is_conv || keep.count(relu_out) ? -1 : sole_consumer(readers, nodes, relu_out);
     if (pool >= 0 && is_fusable_max_pool(nodes[pool])) {
       const Node& p = nodes[pool];
       f.attributes["pool"] = Attribute::of_int(1);
@@ -85,6 +92,10 @@ FusedConvChains fuse_conv_chains(const std::vector<Node>& nodes,
 
 bool is_fused_conv(const Node& node) {
   return node.domain == kFusedDomain && node.op_type == "Conv";
+}
+
+bool is_fused_gemm(const Node& node) {
+  return node.domain == kFusedDomain && node.op_type == "Gemm";
 }
 
 bool has_fused_pool(const Node& node) {
