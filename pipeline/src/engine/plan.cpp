@@ -1,5 +1,6 @@
 #include "retort/engine/plan.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <deque>
@@ -99,8 +100,9 @@ struct Plan::Impl {
     if (hidden != hidden_values.end())
       return make_error(ErrorCode::kNotFound, "value '", name,
                         "' has no buffer: it is inside node '", hidden->second,
-                        "', which runs Conv/Gemm -> Relu [-> MaxPool] as one kernel in this "
-                        "plan. Name it in PlanOptions::keep_values (or set fuse_chains = "
+                        "', which runs a chain (Conv/Gemm -> Relu [-> MaxPool] or Sub -> Div "
+                        "[-> Flatten]) as one kernel in this plan. Name it in "
+                        "PlanOptions::keep_values (or set fuse_chains = "
                         "false) to read it");
     return make_error(ErrorCode::kNotFound, "the model has no float32 value named '", name, "'");
   }
@@ -149,7 +151,14 @@ Status Plan::Impl::build(Model& model) {
     std::set<std::string> keep(options.grad_values.begin(), options.grad_values.end());
     keep.insert(options.keep_values.begin(), options.keep_values.end());
     for (const ValueInfo& out : graph.outputs) keep.insert(out.name);
-    fusion::FusedChains fused = fusion::fuse_chains(nodes, keep);
+    // Initializers no gradient reaches here: every one, unless this plan trains some.
+    std::set<std::string> frozen;
+    std::vector<std::string> trained;
+    if (options.backward && !options.frozen)
+      trained = options.trainable.empty() ? model.learnable_parameters() : options.trainable;
+    for (const auto& [name, tensor] : graph.initializers)
+      if (std::find(trained.begin(), trained.end(), name) == trained.end()) frozen.insert(name);
+    fusion::FusedChains fused = fusion::fuse_chains(nodes, keep, frozen);
     nodes = std::move(fused.nodes);
     hidden_values = std::move(fused.hidden_values);
   }
@@ -184,6 +193,8 @@ Status Plan::Impl::build(Model& model) {
       RETORT_ASSIGN_OR_RETURN(step.kernel, create_conv_kernel(contexts.back()));
     } else if (fusion::is_fused_gemm(node)) {
       RETORT_ASSIGN_OR_RETURN(step.kernel, create_gemm_kernel(contexts.back()));
+    } else if (fusion::is_fused_normalize(node)) {
+      RETORT_ASSIGN_OR_RETURN(step.kernel, create_normalize_kernel(contexts.back()));
     } else {
       RETORT_ASSIGN_OR_RETURN(KernelFactory factory, find_kernel_factory(node));
       RETORT_ASSIGN_OR_RETURN(step.kernel, factory(contexts.back()));

@@ -44,9 +44,11 @@ struct PlanOptions {
   // Time every kernel call (a steady-clock reading around each; see Plan::node_times()).
   bool profile = false;
   // Training plans and constant_weights plans only: run each Conv -> Relu [-> MaxPool] chain as
-  // one kernel on oneDNN's blocked layouts, and each Gemm -> Relu with the ReLU as a matmul
-  // post-op. The chain's inner values (the Conv/Gemm output, and the Relu output when a MaxPool
-  // follows) then have no buffer: value() and grad() refuse them. Values named in grad_values or
+  // one kernel on oneDNN's blocked layouts, each Gemm -> Relu with the ReLU as a matmul
+  // post-op, and each Sub -> Div [-> Flatten] by constants no gradient reaches (the input
+  // normalisation) as one pass. The chain's inner values (the Conv/Gemm output, the Relu output
+  // when a MaxPool follows, the Sub and Div outputs) then have no buffer: value() and grad()
+  // refuse them. Values named in grad_values or
   // keep_values, and graph outputs, are never hidden. (Other inference plans keep every value:
   // calibration, sparsity and channel-group code read them.)
   bool fuse_chains = true;

@@ -19,6 +19,9 @@ Expected<std::unique_ptr<Kernel>> create_sub_kernel(const KernelContext& ctx);
 Expected<std::unique_ptr<Kernel>> create_mul_kernel(const KernelContext& ctx);
 Expected<std::unique_ptr<Kernel>> create_div_kernel(const KernelContext& ctx);
 
+// normalize.cpp: a fused Sub -> Div [-> Flatten] (engine/chain_fusion.h)
+Expected<std::unique_ptr<Kernel>> create_normalize_kernel(const KernelContext& ctx);
+
 // eltwise.cpp
 Expected<std::unique_ptr<Kernel>> create_relu_kernel(const KernelContext& ctx);
 Expected<std::unique_ptr<Kernel>> create_clip_kernel(const KernelContext& ctx);
