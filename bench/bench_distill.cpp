@@ -96,8 +96,7 @@ void BM_DistillEpoch(benchmark::State& state, bool cached) {
   for (auto _ : state) {
     loader->start_epoch(epoch++);
     while (loader->next(b)) {
-      loss = distiller->loss_and_gradients(b.images, b.labels, b.indices, b.size, 0.0, false);
-      distiller->step(kLr);
+      loss = distiller->train_step(b.images, b.labels, b.indices, b.size, 0.0, false, kLr);
       ++steps;
     }
   }

@@ -74,8 +74,7 @@ void BM_KdStep(benchmark::State& state, const std::string& kind) {
     engine::kl_divergence(student_plan->output(0), teacher_plan->output(0), kTemperature, kBatch,
                           &grad, kAlpha);
     engine::cross_entropy(student_plan->output(0), labels, kBatch, 0.0f, &grad, 1.0f - kAlpha);
-    student_plan->backward();
-    optimizer->step(sgd.lr);
+    optimizer->backward_and_step(*student_plan, sgd.lr);  // as engine::train_classifier
   }
   state.SetItemsProcessed(state.iterations() * kBatch);
   state.counters["peak_rss_mb"] = bench::peak_rss_mb();

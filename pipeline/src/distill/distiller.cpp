@@ -123,6 +123,11 @@ struct Distiller::Impl {
   std::vector<std::pair<std::string, double>> terms;
   int64_t batch = 0, classes = 0;
   size_t sample_bytes = 0;
+
+  // Teachers and student forward, every term's loss and its gradient at the student's
+  // outputs and features; everything of a step but the student's backward and update.
+  float forward_and_loss(const float* images, const int32_t* labels, const int64_t* indices,
+                         int64_t count, double progress, bool hints_only);
 };
 
 Distiller::Distiller(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -198,10 +203,10 @@ Expected<std::vector<bool>> Distiller::cache_teacher_logits(const data::Dataset&
   return cached;
 }
 
-float Distiller::loss_and_gradients(const float* images, const int32_t* labels,
-                                    const int64_t* indices, int64_t count, double progress,
-                                    bool hints_only) {
-  Impl& m = *impl_;
+float Distiller::Impl::forward_and_loss(const float* images, const int32_t* labels,
+                                        const int64_t* indices, int64_t count, double progress,
+                                        bool hints_only) {
+  Impl& m = *this;
   const size_t batch_bytes = static_cast<size_t>(m.batch) * m.sample_bytes;
   for (size_t t = 0; t < m.teachers.size(); ++t) {
     if (!m.cached[t].empty()) {
@@ -250,8 +255,25 @@ float Distiller::loss_and_gradients(const float* images, const int32_t* labels,
     ++term;
   }
   for (auto& t : m.terms) loss += t.second;
-  m.student->backward();
   return static_cast<float>(loss);
+}
+
+float Distiller::loss_and_gradients(const float* images, const int32_t* labels,
+                                    const int64_t* indices, int64_t count, double progress,
+                                    bool hints_only) {
+  const float loss = impl_->forward_and_loss(images, labels, indices, count, progress, hints_only);
+  impl_->student->backward();
+  return loss;
+}
+
+float Distiller::train_step(const float* images, const int32_t* labels, const int64_t* indices,
+                            int64_t count, double progress, bool hints_only, float lr) {
+  Impl& m = *impl_;
+  const float loss = m.forward_and_loss(images, labels, indices, count, progress, hints_only);
+  if (!std::isfinite(loss)) return loss;  // nothing updated; the caller reports it
+  m.optimizer->backward_and_step(*m.student, lr);
+  for (auto& f : m.features) f->step(lr);
+  return loss;
 }
 
 const std::vector<std::pair<std::string, double>>& Distiller::last_terms() const {
@@ -315,15 +337,21 @@ Expected<DistillSummary> distill(Model& student, std::span<Model* const> teacher
     while (loader->next(b)) {
       const double progress =
           static_cast<double>(summary.train.steps - warmup * steps_per_epoch) / kd_steps;
-      const float loss = distiller->loss_and_gradients(b.images, b.labels, b.indices, b.size,
-                                                       progress, hints_only);
+      lr = to.optimizer.lr * schedule.factor(summary.train.steps);
+      // before_update (pruning masks) must see every gradient before any update.
+      const float loss = to.before_update
+                             ? distiller->loss_and_gradients(b.images, b.labels, b.indices, b.size,
+                                                             progress, hints_only)
+                             : distiller->train_step(b.images, b.labels, b.indices, b.size,
+                                                     progress, hints_only, lr);
       if (!std::isfinite(loss))
         return make_error(ErrorCode::kNumerical, "distillation loss became ", loss, " at epoch ",
                           epoch + 1, " step ", step + 1, "; lower the learning rate (",
                           to.optimizer.lr, ") or the loss weights");
-      lr = to.optimizer.lr * schedule.factor(summary.train.steps);
-      if (to.before_update) to.before_update(distiller->parameters());
-      distiller->step(lr);
+      if (to.before_update) {
+        to.before_update(distiller->parameters());
+        distiller->step(lr);
+      }
       for (size_t t = 0; t < term_sums.size(); ++t)
         term_sums[t] += distiller->last_terms()[t].second * b.size;
       loss_sum += static_cast<double>(loss) * b.size;

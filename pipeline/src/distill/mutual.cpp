@@ -114,8 +114,7 @@ Expected<MutualSummary> train_mutual(std::span<Model* const> students, const dat
                             "; lower the learning rate (", to.optimizer.lr, ")");
         loss_sum[s] += loss * b.size;
         correct[s] += engine::count_correct(logits[s], b.labels, b.size);
-        plans[s]->backward();
-        optimizers[s]->step(lr);
+        optimizers[s]->backward_and_step(*plans[s], lr);
       }
       seen += b.size;
       ++step;

@@ -20,31 +20,29 @@ class Sgd final : public Optimizer {
     if (c_.momentum != 0.0f)
       for (const Parameter& p : params_) velocity_.emplace_back(DType::kFloat32, p.value.shape);
   }
-  void update(float lr) override {
-    for (size_t k = 0; k < params_.size(); ++k) {
-      float* __restrict w = params_[k].value.data;
-      const float* __restrict g = params_[k].grad.data;
-      const int64_t n = params_[k].value.numel();
-      const float wd = c_.weight_decay, mu = c_.momentum;
-      if (mu == 0.0f) {
+  void update(size_t k, float lr) override {
+    float* __restrict w = params_[k].value.data;
+    const float* __restrict g = params_[k].grad.data;
+    const int64_t n = params_[k].value.numel();
+    const float wd = c_.weight_decay, mu = c_.momentum;
+    if (mu == 0.0f) {
 #pragma omp parallel for simd schedule(static) if (n > kParallelUpdate)
-        for (int64_t i = 0; i < n; ++i) w[i] -= lr * (g[i] + wd * w[i]);
-        continue;
+      for (int64_t i = 0; i < n; ++i) w[i] -= lr * (g[i] + wd * w[i]);
+      return;
+    }
+    float* __restrict v = velocity_[k].data<float>();
+    if (c_.nesterov) {
+#pragma omp parallel for simd schedule(static) if (n > kParallelUpdate)
+      for (int64_t i = 0; i < n; ++i) {
+        const float d = g[i] + wd * w[i];
+        v[i] = mu * v[i] + d;
+        w[i] -= lr * (d + mu * v[i]);
       }
-      float* __restrict v = velocity_[k].data<float>();
-      if (c_.nesterov) {
+    } else {
 #pragma omp parallel for simd schedule(static) if (n > kParallelUpdate)
-        for (int64_t i = 0; i < n; ++i) {
-          const float d = g[i] + wd * w[i];
-          v[i] = mu * v[i] + d;
-          w[i] -= lr * (d + mu * v[i]);
-        }
-      } else {
-#pragma omp parallel for simd schedule(static) if (n > kParallelUpdate)
-        for (int64_t i = 0; i < n; ++i) {
-          v[i] = mu * v[i] + g[i] + wd * w[i];
-          w[i] -= lr * v[i];
-        }
+      for (int64_t i = 0; i < n; ++i) {
+        v[i] = mu * v[i] + g[i] + wd * w[i];
+        w[i] -= lr * v[i];
       }
     }
   }
@@ -63,24 +61,24 @@ class AdamW final : public Optimizer {
       v_.emplace_back(DType::kFloat32, p.value.shape);
     }
   }
-  void update(float lr) override {
+  void begin_update() override {
     ++t_;
-    const float b1 = c_.beta1, b2 = c_.beta2, eps = c_.eps;
-    const float c1 = 1.0f / (1.0f - std::pow(b1, static_cast<float>(t_)));
-    const float c2 = 1.0f / (1.0f - std::pow(b2, static_cast<float>(t_)));
+    c1_ = 1.0f / (1.0f - std::pow(c_.beta1, static_cast<float>(t_)));
+    c2_ = 1.0f / (1.0f - std::pow(c_.beta2, static_cast<float>(t_)));
+  }
+  void update(size_t k, float lr) override {
+    const float b1 = c_.beta1, b2 = c_.beta2, eps = c_.eps, c1 = c1_, c2 = c2_;
     const float decay = 1.0f - lr * c_.weight_decay;
-    for (size_t k = 0; k < params_.size(); ++k) {
-      float* __restrict w = params_[k].value.data;
-      const float* __restrict g = params_[k].grad.data;
-      float* __restrict m = m_[k].data<float>();
-      float* __restrict v = v_[k].data<float>();
-      const int64_t n = params_[k].value.numel();
+    float* __restrict w = params_[k].value.data;
+    const float* __restrict g = params_[k].grad.data;
+    float* __restrict m = m_[k].data<float>();
+    float* __restrict v = v_[k].data<float>();
+    const int64_t n = params_[k].value.numel();
 #pragma omp parallel for simd schedule(static) if (n > kParallelUpdate)
-      for (int64_t i = 0; i < n; ++i) {
-        m[i] = b1 * m[i] + (1.0f - b1) * g[i];
-        v[i] = b2 * v[i] + (1.0f - b2) * g[i] * g[i];
-        w[i] = w[i] * decay - lr * (m[i] * c1) / (std::sqrt(v[i] * c2) + eps);
-      }
+    for (int64_t i = 0; i < n; ++i) {
+      m[i] = b1 * m[i] + (1.0f - b1) * g[i];
+      v[i] = b2 * v[i] + (1.0f - b2) * g[i] * g[i];
+      w[i] = w[i] * decay - lr * (m[i] * c1) / (std::sqrt(v[i] * c2) + eps);
     }
   }
 
@@ -88,12 +86,44 @@ class AdamW final : public Optimizer {
   OptimizerConfig c_;
   std::vector<Tensor> m_, v_;
   int64_t t_ = 0;
+  float c1_ = 1.0f, c2_ = 1.0f;  // bias corrections of step t_
 };
 
 }  // namespace
 
 Optimizer::Optimizer(float clip_grad_norm, std::vector<Parameter> parameters)
-    : params_(std::move(parameters)), clip_grad_norm_(clip_grad_norm) {}
+    : params_(std::move(parameters)),
+      clip_grad_norm_(clip_grad_norm),
+      updated_(params_.size(), 0) {}
+
+void Optimizer::backward_and_step(Plan& plan, float lr) {
+  if (clip_grad_norm_ > 0) {
+    plan.backward();
+    step(lr);
+    return;
+  }
+  begin_update();
+  plan_ = &plan;
+  lr_ = lr;
+  std::fill(updated_.begin(), updated_.end(), 0);
+  plan.backward(*this);
+  plan_ = nullptr;
+  // Parameters the plan does not have (none when created from plan.parameters()).
+  for (size_t k = 0; k < params_.size(); ++k)
+    if (!updated_[k]) update(k, lr);
+}
+
+void Optimizer::parameter_final(size_t plan_index) {
+  // Matched by gradient buffer: a handful of comparisons, and the optimizer may hold a subset.
+  const float* grad = plan_->parameters()[plan_index].grad.data;
+  for (size_t k = 0; k < params_.size(); ++k) {
+    if (params_[k].grad.data == grad && !updated_[k]) {
+      update(k, lr_);
+      updated_[k] = 1;
+      return;
+    }
+  }
+}
 
 void Optimizer::step(float lr) {
   if (clip_grad_norm_ > 0) {
@@ -127,7 +157,8 @@ void Optimizer::step(float lr) {
       }
     }
   }
-  update(lr);
+  begin_update();
+  for (size_t k = 0; k < params_.size(); ++k) update(k, lr);
 }
 
 Expected<OptimizerConfig> optimizer_config_from_json(const nlohmann::json& j,

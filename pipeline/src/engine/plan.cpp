@@ -1,6 +1,7 @@
 #include "retort/engine/plan.h"
 
 #include <algorithm>
+#include <cassert>
 #include <chrono>
 #include <cstring>
 #include <deque>
@@ -44,6 +45,9 @@ struct NodeStep {
   std::vector<Tensor> partial_storage;
   std::vector<GradAccumulation> accumulations;
   bool runs_backward = false;
+  // Parameters (indices into Plan::parameters()) that no kernel reads or adds gradient to after
+  // this node's backward: an observer may update them right away.
+  std::vector<size_t> parameters_final;
 };
 
 View make_view(Tensor& t) {
@@ -78,8 +82,9 @@ struct Plan::Impl {
   std::vector<NodeStep> steps;
   std::vector<int> graph_inputs, graph_outputs;
   std::vector<Parameter> parameters;
-  std::vector<View> zero_on_forward;   // external gradients, reset by each training forward
-  std::vector<View> zero_on_backward;  // internal accumulators
+  std::vector<size_t> parameters_never_read;  // by a node that runs backward: told at the end
+  std::vector<View> zero_on_forward;          // external gradients, reset by each training forward
+  std::vector<View> zero_on_backward;         // internal accumulators
   std::vector<std::shared_ptr<const int8::Region>> int8_regions;  // region nodes' kernels
   Int8Lowering int8_report;
   std::vector<NodeTime> node_times;                  // PlanOptions::profile
@@ -331,6 +336,20 @@ Status Plan::Impl::build(Model& model) {
     }
     RETORT_RETURN_IF_ERROR(step.kernel->bind(b).with_context(nodes[n].describe()));
   }
+  // Backward runs the nodes last to first, so a parameter is final after the backward of the
+  // first node that reads it and runs backward (nodes that do not run backward read nothing).
+  for (size_t k = 0; k < parameters.size(); ++k) {
+    const int v = find(parameters[k].name);
+    auto reads = [v](const NodeStep& step) {
+      return step.runs_backward &&
+             std::find(step.inputs.begin(), step.inputs.end(), v) != step.inputs.end();
+    };
+    auto first = std::find_if(steps.begin(), steps.end(), reads);
+    if (first == steps.end())
+      parameters_never_read.push_back(k);
+    else
+      first->parameters_final.push_back(k);
+  }
   if (options.profile)
     for (const Node& node : nodes) node_times.push_back(NodeTime{node.describe()});
   return Status::Ok();
@@ -398,6 +417,14 @@ void Plan::forward(bool training) {
 }
 
 void Plan::backward() {
+  backward(nullptr);
+}
+
+void Plan::backward(ParameterObserver& observer) {
+  backward(&observer);
+}
+
+void Plan::backward(ParameterObserver* observer) {
   assert(impl_->options.backward && "plan compiled without backward");
   for (const View& g : impl_->zero_on_backward) zero(g);
   for (size_t n = impl_->steps.size(); n-- > 0;) {
@@ -411,7 +438,11 @@ void Plan::backward() {
       t.backward_seconds += seconds_since(start);
       ++t.backward_calls;
     }
+    if (observer)
+      for (size_t k : step.parameters_final) observer->parameter_final(k);
   }
+  if (observer)
+    for (size_t k : impl_->parameters_never_read) observer->parameter_final(k);
 }
 
 const std::vector<NodeTime>& Plan::node_times() const {

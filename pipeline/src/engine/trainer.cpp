@@ -86,10 +86,14 @@ Expected<TrainSummary> train_classifier(Model& model, const data::Dataset& train
         return make_error(ErrorCode::kNumerical, "loss became ", loss, " at epoch ", epoch + 1,
                           " step ", step + 1, "; lower the learning rate (", options.optimizer.lr,
                           ") or check the data");
-      plan->backward();
       lr = options.optimizer.lr * schedule.factor(summary.steps);
-      if (options.before_update) options.before_update(plan->parameters());
-      optimizer->step(lr);
+      if (options.before_update) {  // it sees every gradient before any update
+        plan->backward();
+        options.before_update(plan->parameters());
+        optimizer->step(lr);
+      } else {
+        optimizer->backward_and_step(*plan, lr);
+      }
       loss_sum += static_cast<double>(loss) * batch.size;
       correct += count_correct(logits, batch.labels, batch.size);
       seen += batch.size;

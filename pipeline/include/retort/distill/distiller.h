@@ -136,6 +136,11 @@ class Distiller {
   const std::vector<std::pair<std::string, double>>& last_terms() const;
   // Updates the student and any regressor.
   void step(float lr);
+  // loss_and_gradients() then step(lr), with the same numbers, but each student parameter is
+  // updated as soon as backward is done with it (engine::Optimizer::backward_and_step). When
+  // the loss is not finite nothing is updated and the loss is returned for the caller to report.
+  float train_step(const float* images, const int32_t* labels, const int64_t* indices,
+                   int64_t count, double progress, bool hints_only, float lr);
 
   const std::vector<engine::Parameter>& parameters() const;  // the student's
   View logits() const;

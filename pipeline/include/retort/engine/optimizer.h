@@ -31,12 +31,19 @@ struct OptimizerConfig {
 Expected<OptimizerConfig> optimizer_config_from_json(const nlohmann::json& j,
                                                      const std::string& where);
 
-class Optimizer {
+class Optimizer : private ParameterObserver {
  public:
-  virtual ~Optimizer() = default;
+  ~Optimizer() override = default;
   // One update of every parameter with learning rate `lr` (gradients clipped first when the
   // config asks for it).
   void step(float lr);
+  // plan.backward() then step(lr), with the same numbers, but each parameter is updated as
+  // soon as the backward is done with it, while its gradient is still in cache: the update
+  // streams weights, gradients and optimizer state, and after a whole backward they come from
+  // memory (on the hinton student's 1.3 M parameters, 0.2 ms hot against up to 1.4 ms cold).
+  // `plan` must be the plan whose parameters this optimizer was created with. With gradient
+  // clipping, which needs every gradient first, it is plan.backward() then step(lr).
+  void backward_and_step(Plan& plan, float lr);
   // The global L2 norm of the gradients seen by the last step, before clipping (0 until the
   // first step, and when clipping is off: it is only computed when needed).
   float last_grad_norm() const { return last_grad_norm_; }
@@ -45,12 +52,21 @@ class Optimizer {
 
  protected:
   Optimizer(float clip_grad_norm, std::vector<Parameter> parameters);
-  virtual void update(float lr) = 0;
+  // An update is begin_update() once, then update(k, lr) for every parameter k in any order.
+  virtual void begin_update() {}
+  virtual void update(size_t k, float lr) = 0;
   std::vector<Parameter> params_;  // the plan's parameters, in a fixed order
 
  private:
+  void parameter_final(size_t plan_index) override;
+
   float clip_grad_norm_ = 0.0f;
   float last_grad_norm_ = 0.0f;
+  // backward_and_step's state: the plan and rate of the step under way, which parameters it
+  // has updated (sized at creation: nothing is allocated per step).
+  const Plan* plan_ = nullptr;
+  float lr_ = 0.0f;
+  std::vector<char> updated_;
 };
 
 }  // namespace retort::engine

@@ -70,6 +70,16 @@ struct Parameter {
   View grad;
 };
 
+// Told during Plan::backward(observer) when a parameter's gradient is complete and no kernel
+// reads the parameter any more in this backward, so it may be updated at once (while its
+// gradient is still in cache; see Optimizer::backward_and_step).
+class ParameterObserver {
+ public:
+  virtual ~ParameterObserver() = default;
+  // `index` into Plan::parameters(); called once per parameter per backward.
+  virtual void parameter_final(size_t index) = 0;
+};
+
 class Plan {
  public:
   static Expected<std::unique_ptr<Plan>> compile(Model& model, const PlanOptions& options);
@@ -93,10 +103,13 @@ class Plan {
 
   void forward(bool training);
   void backward();
+  // The same backward, telling `observer` as soon as each parameter is final.
+  void backward(ParameterObserver& observer);
 
  private:
   struct Impl;
   explicit Plan(std::unique_ptr<Impl> impl);
+  void backward(ParameterObserver* observer);
   std::unique_ptr<Impl> impl_;
 };
 
