@@ -15,7 +15,9 @@
 namespace retort::engine {
 namespace {
 
+using retort::testing::compile_or_fail;
 using retort::testing::random_tensor;
+using retort::testing::values_of;
 
 struct ChainConfig {
   std::string label{};
@@ -79,16 +81,6 @@ PlanOptions training_options(const ChainConfig& g, bool fuse) {
   return o;
 }
 
-std::unique_ptr<Plan> compile_or_fail(Model& m, const PlanOptions& o) {
-  auto plan = Plan::compile(m, o);
-  EXPECT_TRUE(plan.ok()) << plan.status().message();
-  return plan.ok() ? std::move(plan).value() : nullptr;
-}
-
-std::vector<float> copy(const View& v) {
-  return std::vector<float>(v.data, v.data + v.numel());
-}
-
 // One forward and backward with a fixed input and output gradient; returns the output and the
 // gradients of X, W (and B) in that order.
 std::vector<std::vector<float>> run_once(Plan& plan, const ChainConfig& g) {
@@ -99,8 +91,8 @@ std::vector<std::vector<float>> run_once(Plan& plan, const ChainConfig& g) {
   for (int64_t i = 0; i < dy.numel(); ++i)
     dy.data[i] = static_cast<float>((i * 37) % 11) / 5.0f - 1.0f;
   plan.backward();
-  std::vector<std::vector<float>> result{copy(plan.output(0)), copy(*plan.grad("X"))};
-  for (const Parameter& p : plan.parameters()) result.push_back(copy(p.grad));
+  std::vector<std::vector<float>> result{values_of(plan.output(0)), values_of(*plan.grad("X"))};
+  for (const Parameter& p : plan.parameters()) result.push_back(values_of(p.grad));
   return result;
 }
 
@@ -215,7 +207,7 @@ TEST(ConvFusion, KeptReluOutputStopsTheChainBeforeThePooling) {
   EXPECT_FALSE(fused->value("c").ok());
   run_once(*fused, g);
   run_once(*unfused, g);
-  EXPECT_EQ(copy(*fused->value("r")), copy(*unfused->value("r")));
+  EXPECT_EQ(values_of(*fused->value("r")), values_of(*unfused->value("r")));
 }
 
 TEST(ConvFusion, GradientValuesInferencePlansAndSharedOutputsAreNotFused) {
@@ -360,7 +352,7 @@ TEST(GemmFusion, ConstantWeightsInferencePlansFuseAndKeepWhatIsAsked) {
     const Tensor x = random_tensor({6, 29}, 9);
     std::memcpy(plan->input(0).data, x.raw(), x.nbytes());
     plan->forward(false);
-    return copy(plan->output(0));
+    return values_of(plan->output(0));
   };
   const std::vector<float> plain = run(false, {}, 3u);
   const std::vector<float> fused = run(true, {}, 2u);

@@ -16,7 +16,9 @@
 namespace retort::engine {
 namespace {
 
+using retort::testing::compile_or_fail;
 using retort::testing::random_tensor;
+using retort::testing::values_of;
 
 struct NormalizeConfig {
   std::string label{};
@@ -62,16 +64,6 @@ PlanOptions training_options(const NormalizeConfig& g, bool fuse) {
   o.fuse_chains = fuse;
   o.profile = true;  // node_times() lists the kernels the plan runs
   return o;
-}
-
-std::unique_ptr<Plan> compile_or_fail(Model& m, const PlanOptions& o) {
-  auto plan = Plan::compile(m, o);
-  EXPECT_TRUE(plan.ok()) << plan.status().message();
-  return plan.ok() ? std::move(plan).value() : nullptr;
-}
-
-std::vector<float> values_of(const View& v) {
-  return std::vector<float>(v.data, v.data + v.numel());
 }
 
 // One forward and backward with a fixed input and output gradient: {y, dX, dS}.

@@ -17,15 +17,6 @@ uint64_t splitmix(uint64_t& state) {
   return z ^ (z >> 31);
 }
 
-std::unique_ptr<engine::Plan> compile_or_fail(Model& model, const engine::PlanOptions& options) {
-  auto plan = engine::Plan::compile(model, options);
-  if (!plan.ok()) {
-    ADD_FAILURE() << "plan compile failed: " << plan.status().message();
-    return nullptr;
-  }
-  return std::move(plan).value();
-}
-
 void load_inputs(engine::Plan& plan, const Model& model, const OpCase& c) {
   for (size_t i = 0, g = 0; i < c.inputs.size(); ++i) {
     const Tensor& t = c.inputs[i];
@@ -142,6 +133,19 @@ Tensor random_tensor(Shape shape, uint64_t seed, float lo, float hi) {
     v = lo + static_cast<float>(u) * (hi - lo);
   }
   return t;
+}
+
+std::unique_ptr<engine::Plan> compile_or_fail(Model& model, const engine::PlanOptions& options) {
+  auto plan = engine::Plan::compile(model, options);
+  if (!plan.ok()) {
+    ADD_FAILURE() << "plan compile failed: " << plan.status().message();
+    return nullptr;
+  }
+  return std::move(plan).value();
+}
+
+std::vector<float> values_of(const engine::View& view) {
+  return std::vector<float>(view.data, view.data + view.numel());
 }
 
 void expect_near(const Tensor& actual, const Tensor& expected, float tol) {

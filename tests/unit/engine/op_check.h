@@ -4,9 +4,11 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "retort/core/tensor.h"
+#include "retort/engine/plan.h"
 #include "retort/graph/model.h"
 
 namespace retort::testing {
@@ -32,6 +34,12 @@ void expect_gradients_match_fd(const OpCase& c, double eps = 1e-3, double tol = 
 
 // Uniform values in [lo, hi), deterministic for a seed.
 Tensor random_tensor(Shape shape, uint64_t seed, float lo = -1.0f, float hi = 1.0f);
+
+// Plan::compile, failing the test (with the error) and returning null when it fails.
+std::unique_ptr<engine::Plan> compile_or_fail(Model& model, const engine::PlanOptions& options);
+
+// A copy of a plan buffer's values.
+std::vector<float> values_of(const engine::View& view);
 
 // Same shape, and every |actual - expected| <= tol * (1 + |expected|).
 void expect_near(const Tensor& actual, const Tensor& expected, float tol = 1e-5f);
