@@ -218,37 +218,42 @@ std::vector<std::string> value_names(const Model& model) {
   return names;
 }
 
-std::vector<std::string> student_values(const DistillOptions& options) {
-  std::vector<std::string> names;
-  auto add = [&](const std::string& n) {
-    if (std::find(names.begin(), names.end(), n) == names.end()) names.push_back(n);
-  };
-  for (const HintTerm& h : options.hints) add(h.student_value);
+namespace {
+
+// Calls fn(teacher index, student value, teacher value) for every pair of values a feature
+// term reads: the one list of term kinds that student_values and teacher_values both walk.
+template <typename Fn>
+void for_each_value_pair(const DistillOptions& options, Fn fn) {
+  for (const HintTerm& h : options.hints) fn(h.teacher, h.student_value, h.teacher_value);
   for (const AttentionTerm& a : options.attention)
-    for (const ValuePair& p : a.pairs) add(p.student);
-  for (const RkdTerm& r : options.rkd) add(r.student_value);
+    for (const ValuePair& p : a.pairs) fn(a.teacher, p.student, p.teacher);
+  for (const RkdTerm& r : options.rkd) fn(r.teacher, r.student_value, r.teacher_value);
   for (const FspTerm& f : options.fsp)
     for (const FspTerm::Pair& p : f.pairs) {
-      add(p.first.student);
-      add(p.second.student);
+      fn(f.teacher, p.first.student, p.first.teacher);
+      fn(f.teacher, p.second.student, p.second.teacher);
     }
+}
+
+void add_once(std::vector<std::string>& names, const std::string& name) {
+  if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
+}
+
+}  // namespace
+
+std::vector<std::string> student_values(const DistillOptions& options) {
+  std::vector<std::string> names;
+  for_each_value_pair(options, [&](int, const std::string& student, const std::string&) {
+    add_once(names, student);
+  });
   return names;
 }
 
 std::vector<std::string> teacher_values(const DistillOptions& options, int teacher) {
   std::vector<std::string> names;
-  auto add = [&](int t, const std::string& n) {
-    if (t == teacher && std::find(names.begin(), names.end(), n) == names.end()) names.push_back(n);
-  };
-  for (const HintTerm& h : options.hints) add(h.teacher, h.teacher_value);
-  for (const AttentionTerm& a : options.attention)
-    for (const ValuePair& p : a.pairs) add(a.teacher, p.teacher);
-  for (const RkdTerm& r : options.rkd) add(r.teacher, r.teacher_value);
-  for (const FspTerm& f : options.fsp)
-    for (const FspTerm::Pair& p : f.pairs) {
-      add(f.teacher, p.first.teacher);
-      add(f.teacher, p.second.teacher);
-    }
+  for_each_value_pair(options, [&](int t, const std::string&, const std::string& value) {
+    if (t == teacher) add_once(names, value);
+  });
   return names;
 }
 

@@ -85,13 +85,9 @@ bool fuse_normalization(const std::vector<Node>& nodes, const Readers& readers, 
 // A Gemm whose ReLU can be a post-op: nothing is added after the matmul's bias (C is absent,
 // ignored, or a plain bias).
 bool is_fusable_gemm(const Node& node) {
-  if (node.op_type != "Gemm" || !node.domain.empty() || node.outputs.size() != 1) return false;
+  if (!is_standard(node, "Gemm")) return false;
   const float alpha = node.attr_float("alpha", 1.0f), beta = node.attr_float("beta", 1.0f);
   return !node.has_input(2) || beta == 0.0f || (alpha == 1.0f && beta == 1.0f);
-}
-
-bool is_plain_relu(const Node& node) {
-  return is_standard(node, "Relu");
 }
 
 // Only the forms the standalone MaxPool kernel accepts: no Indices output, row-major.
@@ -99,6 +95,37 @@ bool is_fusable_max_pool(const Node& node) {
   const bool indices = node.outputs.size() > 1 && !node.outputs[1].empty();
   return node.op_type == "MaxPool" && node.domain.empty() && !indices &&
          node.attr_int("storage_order", 0) == 0;
+}
+
+// Conv -> Relu [-> MaxPool] or Gemm -> Relu as one fused node (see chain_fusion.h), or false.
+bool fuse_relu_chain(const std::vector<Node>& nodes, const Readers& readers, int n,
+                     const std::set<std::string>& keep, FusedChains& result,
+                     std::vector<bool>& absorbed, Node* fused) {
+  const Node& conv = nodes[n];  // or the Gemm
+  const bool is_conv = is_standard(conv, "Conv");
+  if ((!is_conv && !is_fusable_gemm(conv)) || keep.count(conv.outputs[0])) return false;
+  const int relu = sole_consumer(readers, nodes, conv.outputs[0]);
+  if (relu < 0 || !is_standard(nodes[relu], "Relu")) return false;
+
+  Node f = conv;
+  f.domain = kFusedDomain;
+  f.attributes["relu"] = Attribute::of_int(1);
+  f.outputs = nodes[relu].outputs;
+  result.hidden_values[conv.outputs[0]] = conv.name;
+  absorbed[relu] = true;
+
+  const std::string& relu_out = nodes[relu].outputs[0];
+  const int pool = !is_conv || keep.count(relu_out) ? -1 : sole_consumer(readers, nodes, relu_out);
+  if (pool >= 0 && is_fusable_max_pool(nodes[pool])) {
+    const Node& p = nodes[pool];
+    f.attributes["pool"] = Attribute::of_int(1);
+    fold_into(f, p, kPoolPrefix);
+    f.outputs = {p.outputs[0]};
+    result.hidden_values[relu_out] = conv.name;
+    absorbed[pool] = true;
+  }
+  *fused = std::move(f);
+  return true;
 }
 
 }  // namespace
@@ -116,40 +143,14 @@ FusedChains fuse_chains(const std::vector<Node>& nodes, const std::set<std::stri
   std::vector<bool> replaced(nodes.size(), false);
   for (int n = 0; n < static_cast<int>(nodes.size()); ++n) {
     if (absorbed[n]) continue;
-    if (fuse_normalization(nodes, readers, n, keep, frozen, result, absorbed, &fused[n])) {
+    if (fuse_normalization(nodes, readers, n, keep, frozen, result, absorbed, &fused[n]) ||
+        fuse_relu_chain(nodes, readers, n, keep, result, absorbed, &fused[n])) {
       replaced[n] = true;
       ++result.chains;
-      continue;
     }
-    const Node& conv = nodes[n];  // or the Gemm
-    const bool is_conv = conv.op_type == "Conv" && conv.domain.empty() && conv.outputs.size() == 1;
-    if ((!is_conv && !is_fusable_gemm(conv)) || keep.count(conv.outputs[0])) continue;
-    const int relu = sole_consumer(readers, nodes, conv.outputs[0]);
-    if (relu < 0 || !is_plain_relu(nodes[relu])) continue;
-
-    Node f = conv;
-    f.domain = kFusedDomain;
-    f.attributes["relu"] = Attribute::of_int(1);
-    f.outputs = nodes[relu].outputs;
-    result.hidden_values[conv.outputs[0]] = conv.name;
-    absorbed[relu] = true;
-
-    const std::string& relu_out = nodes[relu].outputs[0];
-    const int pool =
-        !is_conv || keep.count(relu_out) ? -1 : sole_consumer(readers, nodes, relu_out);
-    if (pool >= 0 && is_fusable_max_pool(nodes[pool])) {
-      const Node& p = nodes[pool];
-      f.attributes["pool"] = Attribute::of_int(1);
-      fold_into(f, p, kPoolPrefix);
-      f.outputs = {p.outputs[0]};
-      result.hidden_values[relu_out] = conv.name;
-      absorbed[pool] = true;
-    }
-    fused[n] = std::move(f);
-    replaced[n] = true;
-    ++result.chains;
   }
-  // A chain's nodes are consecutive in data flow, so the fused node can take the Conv's place.
+  // A chain's nodes are consecutive in data flow, so the fused node can take its first node's
+  // place.
   for (size_t n = 0; n < nodes.size(); ++n) {
     if (absorbed[n]) continue;
     if (replaced[n])

@@ -107,8 +107,7 @@ struct Plan::Impl {
                         "' has no buffer: it is inside node '", hidden->second,
                         "', which runs a chain (Conv/Gemm -> Relu [-> MaxPool] or Sub -> Div "
                         "[-> Flatten]) as one kernel in this plan. Name it in "
-                        "PlanOptions::keep_values (or set fuse_chains = "
-                        "false) to read it");
+                        "PlanOptions::keep_values (or set fuse_chains = false) to read it");
     return make_error(ErrorCode::kNotFound, "the model has no float32 value named '", name, "'");
   }
 
@@ -138,6 +137,14 @@ Status Plan::Impl::build(Model& model) {
     values[v].view = make_view(tensor);  // in place: training updates the model's weights
   }
 
+  // The parameters a training plan trains (checked once the values exist, below).
+  std::set<std::string> trainable;
+  if (options.backward) {
+    const std::vector<std::string> names =
+        options.trainable.empty() ? model.learnable_parameters() : options.trainable;
+    trainable.insert(names.begin(), names.end());
+  }
+
   // Create every kernel; this is where shapes are inferred and attributes validated.
   nodes = graph.nodes;
   if (options.constant_weights && options.backward)
@@ -156,13 +163,10 @@ Status Plan::Impl::build(Model& model) {
     std::set<std::string> keep(options.grad_values.begin(), options.grad_values.end());
     keep.insert(options.keep_values.begin(), options.keep_values.end());
     for (const ValueInfo& out : graph.outputs) keep.insert(out.name);
-    // Initializers no gradient reaches here: every one, unless this plan trains some.
+    // Initializers no gradient reaches in this plan.
     std::set<std::string> frozen;
-    std::vector<std::string> trained;
-    if (options.backward && !options.frozen)
-      trained = options.trainable.empty() ? model.learnable_parameters() : options.trainable;
     for (const auto& [name, tensor] : graph.initializers)
-      if (std::find(trained.begin(), trained.end(), name) == trained.end()) frozen.insert(name);
+      if (options.frozen || !trainable.count(name)) frozen.insert(name);
     fusion::FusedChains fused = fusion::fuse_chains(nodes, keep, frozen);
     nodes = std::move(fused.nodes);
     hidden_values = std::move(fused.hidden_values);
@@ -242,9 +246,6 @@ Status Plan::Impl::build(Model& model) {
 
   if (options.backward) {
     // Which values carry gradients: trainable parameters (and inputs on request), then forward.
-    std::vector<std::string> names =
-        options.trainable.empty() ? model.learnable_parameters() : options.trainable;
-    std::set<std::string> trainable(names.begin(), names.end());
     for (const std::string& name : trainable) {
       auto it = graph.initializers.find(name);
       if (it == graph.initializers.end() || it->second.dtype() != DType::kFloat32)

@@ -48,9 +48,9 @@ struct PlanOptions {
   // post-op, and each Sub -> Div [-> Flatten] by constants no gradient reaches (the input
   // normalisation) as one pass. The chain's inner values (the Conv/Gemm output, the Relu output
   // when a MaxPool follows, the Sub and Div outputs) then have no buffer: value() and grad()
-  // refuse them. Values named in grad_values or
-  // keep_values, and graph outputs, are never hidden. (Other inference plans keep every value:
-  // calibration, sparsity and channel-group code read them.)
+  // refuse them. Values named in grad_values or keep_values, and graph outputs, are never
+  // hidden. (Other inference plans keep every value: calibration, sparsity and channel-group
+  // code read them.)
   bool fuse_chains = true;
   std::vector<std::string> keep_values;
 };
