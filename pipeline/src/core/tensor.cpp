@@ -1,10 +1,10 @@
 #include "retort/core/tensor.h"
 
 #include <cassert>
-#include <cstdlib>
 #include <cstring>
-#include <new>
 #include <sstream>
+
+#include "retort/core/host_memory.h"
 
 namespace retort {
 
@@ -55,17 +55,6 @@ std::string shape_to_string(const Shape& shape) {
   out << "]";
   return out.str();
 }
-
-namespace {
-std::shared_ptr<std::byte[]> allocate_zeroed(size_t bytes) {
-  // 64-byte alignment suits AVX-512 loads and oneDNN's preferred alignment.
-  const size_t rounded = ((bytes + 63) / 64) * 64 + 64;
-  auto* p = static_cast<std::byte*>(std::aligned_alloc(64, rounded));
-  if (p == nullptr) throw std::bad_alloc();
-  std::memset(p, 0, rounded);
-  return std::shared_ptr<std::byte[]>(p, [](std::byte* q) { std::free(q); });
-}
-}  // namespace
 
 Tensor::Tensor(DType dtype, Shape shape)
     : dtype_(dtype), shape_(std::move(shape)), numel_(shape_numel(shape_)) {
