@@ -17,6 +17,7 @@ namespace {
 
 using retort::testing::compile_or_fail;
 using retort::testing::random_tensor;
+using retort::testing::ScopedOmpThreads;
 using retort::testing::values_of;
 
 struct ChainConfig {
@@ -269,6 +270,8 @@ TEST(ConvFusion, BadPoolingAttributesNameThePoolingNode) {
 // X [6, 29] -> Gemm "fc" (value g) -> Relu (value r) -> Mul by 0.5 (value y, the output).
 struct GemmConfig {
   std::string label{};
+  int64_t columns = 23;  // of g; from 256 per thread the forward splits over columns (gemm.cpp)
+  int threads = 0;       // OpenMP threads while the test runs; 0 leaves them as they are
   int trans_b = 1;
   bool has_c = true;
   float alpha = 1.0f, beta = 1.0f;
@@ -282,10 +285,11 @@ void PrintTo(const GemmConfig& g, std::ostream* os) {
 Model gemm_model(const GemmConfig& g) {
   Model m;
   m.graph.inputs.push_back(ValueInfo{"X", DType::kFloat32, {Dim::fixed(6), Dim::fixed(29)}});
-  m.graph.initializers["W"] = random_tensor(g.trans_b ? Shape{23, 29} : Shape{29, 23}, 2);
+  const int64_t n = g.columns;
+  m.graph.initializers["W"] = random_tensor(g.trans_b ? Shape{n, 29} : Shape{29, n}, 2);
   Node gemm{"fc", "Gemm", "", {"X", "W"}, {"g"}, {}};
   if (g.has_c) {
-    m.graph.initializers["C"] = random_tensor({23}, 3, -0.5f, 0.5f);
+    m.graph.initializers["C"] = random_tensor({n}, 3, -0.5f, 0.5f);
     gemm.inputs.push_back("C");
   }
   gemm.attributes["transB"] = Attribute::of_int(g.trans_b);
@@ -303,6 +307,7 @@ class GemmChain : public ::testing::TestWithParam<GemmConfig> {};
 
 TEST_P(GemmChain, FusedGivesTheUnfusedOutputsAndGradients) {
   const GemmConfig& g = GetParam();
+  const ScopedOmpThreads threads(g.threads);
   const ChainConfig shape{.x = {6, 29}, .bias = g.has_c};
   PlanOptions fused_options = training_options(shape, true);
   fused_options.trainable =
@@ -329,12 +334,16 @@ TEST_P(GemmChain, FusedGivesTheUnfusedOutputsAndGradients) {
 
 INSTANTIATE_TEST_SUITE_P(
     Forms, GemmChain,
-    ::testing::Values(GemmConfig{.label = "bias_transposed_weights"},
-                      GemmConfig{.label = "bias_plain_weights", .trans_b = 0},
-                      GemmConfig{.label = "no_c_scaled", .has_c = false, .alpha = 2.0f},
-                      GemmConfig{.label = "c_ignored", .alpha = 0.5f, .beta = 0.0f},
-                      // C scaled after the product: a post-op ReLU would come too early.
-                      GemmConfig{.label = "c_scaled_not_fused", .beta = 0.5f, .fused = false}),
+    ::testing::Values(
+        GemmConfig{.label = "bias_transposed_weights"},
+        GemmConfig{.label = "split_over_columns", .columns = 530, .threads = 2},
+        GemmConfig{
+            .label = "split_no_c", .columns = 800, .threads = 3, .has_c = false, .alpha = 2.0f},
+        GemmConfig{.label = "bias_plain_weights", .trans_b = 0},
+        GemmConfig{.label = "no_c_scaled", .has_c = false, .alpha = 2.0f},
+        GemmConfig{.label = "c_ignored", .alpha = 0.5f, .beta = 0.0f},
+        // C scaled after the product: a post-op ReLU would come too early.
+        GemmConfig{.label = "c_scaled_not_fused", .beta = 0.5f, .fused = false}),
     [](const auto& info) { return info.param.label; });
 
 // A frozen teacher (inference, constant weights) is fused too, except for what the caller keeps.

@@ -3,6 +3,8 @@
 // speed. The op runs through a real engine::Plan built from a one-node model.
 #pragma once
 
+#include <omp.h>
+
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -43,5 +45,20 @@ std::vector<float> values_of(const engine::View& view);
 
 // Same shape, and every |actual - expected| <= tol * (1 + |expected|).
 void expect_near(const Tensor& actual, const Tensor& expected, float tol = 1e-5f);
+
+// OpenMP threads for a scope, restored when it ends (also when an assertion returns early):
+// some kernels choose how to split their work by the thread count at compile time.
+class ScopedOmpThreads {
+ public:
+  explicit ScopedOmpThreads(int threads) : saved_(omp_get_max_threads()) {
+    if (threads > 0) omp_set_num_threads(threads);
+  }
+  ~ScopedOmpThreads() { omp_set_num_threads(saved_); }
+  ScopedOmpThreads(const ScopedOmpThreads&) = delete;
+  ScopedOmpThreads& operator=(const ScopedOmpThreads&) = delete;
+
+ private:
+  int saved_;
+};
 
 }  // namespace retort::testing

@@ -4,9 +4,19 @@
 // weights, an initializer B is packed once into the layout the matmul prefers. A node fused by
 // the plan (chain_fusion.h: Gemm -> Relu) runs the ReLU as a matmul post-op and its backward
 // before the matmul backward, into a buffer of its own.
+//
+// A training forward with a transposed, unpacked B (every Linear layer: W is [N, K]) on a few
+// hundred rows runs as one single-threaded matmul per thread, each over its own block of
+// columns. oneDNN splits such a problem over rows, so every thread would copy (transpose) all
+// of B into its blocked layout; split over columns, each copies only its share. At 128 x 784 x
+// 800 on 2 threads that is 0.48 ms instead of 0.55-0.60 (bench/README.md).
+#include <omp.h>
+
+#include <algorithm>
 #include <cstring>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "broadcast.h"
 #include "engine/chain_fusion.h"
@@ -22,6 +32,14 @@ using dnnl::memory;
 memory::desc matrix_desc(int64_t rows, int64_t cols, int64_t row_stride, int64_t col_stride) {
   return memory::desc({rows, cols}, memory::data_type::f32, {row_stride, col_stride});
 }
+
+// When the forward splits over columns (see the top of the file): every part gets at least
+// this many columns (fewer, and the parts are too narrow to win), and the batch is at most
+// this many rows (more, and oneDNN's own split has enough rows to share). Measured on Zen 5
+// at 2 threads: 128 x 784 x 256 gains nothing, 256 x 800 x 800 neither.
+constexpr int64_t kMinColumnsPerPart = 256;
+constexpr int64_t kMaxRowsToSplit = 192;
+constexpr int64_t kColumnAlignment = 16;  // one AVX-512 vector of f32
 
 // Scratchpads are owned by the kernel so a plan can run on any thread (TOOLCHAIN gotcha 5).
 dnnl::primitive_attr user_scratchpad_attr(float scale) {
@@ -85,8 +103,12 @@ class GemmKernel final : public Kernel {
       }
       return;
     }
-    fwd_.execute(stream_, fwd_args_);
-    stream_.wait();
+    if (column_parts_.empty()) {
+      fwd_.execute(stream_, fwd_args_);
+      stream_.wait();
+    } else {
+      run_column_parts();
+    }
     if (has_c_ && !c_as_bias_ && beta_ != 0.0f) add_scaled_c();
   }
 
@@ -150,23 +172,34 @@ class GemmKernel final : public Kernel {
                       {DNNL_ARG_SCRATCHPAD, memory(bwd_pd.scratchpad_desc(), engine_)}};
   }
 
-  void create_forward() {
-    const memory::desc dst = matrix_desc(m_, n_, n_, 1);
-    // Fold C into the matmul bias when no scaling gets in the way (bias may broadcast).
-    c_as_bias_ = has_c_ && alpha_ == 1.0f && beta_ == 1.0f;
+  // The forward matmul's attributes: alpha as an output scale, the fused ReLU as a post-op.
+  dnnl::primitive_attr forward_attr() const {
     dnnl::primitive_attr attr = user_scratchpad_attr(alpha_);
     if (relu_) {  // the fusion pass only fuses Gemms whose C is a bias or absent
       dnnl::post_ops ops;
       ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
       attr.set_post_ops(ops);
     }
+    return attr;
+  }
+
+  void create_forward() {
+    // Fold C into the matmul bias when no scaling gets in the way (bias may broadcast).
+    c_as_bias_ = has_c_ && alpha_ == 1.0f && beta_ == 1.0f;
+    const int threads = omp_get_max_threads();
+    if (trans_b_ && !pack_b_ && threads > 1 && m_ <= kMaxRowsToSplit &&
+        n_ >= threads * kMinColumnsPerPart) {
+      create_column_parts(threads);
+      return;
+    }
+    const memory::desc dst = matrix_desc(m_, n_, n_, 1);
+    const dnnl::primitive_attr attr = forward_attr();
     const memory::desc wei =
         pack_b_ ? memory::desc({k_, n_}, memory::data_type::f32, memory::format_tag::any)
                 : b_op_desc();
     dnnl::matmul::primitive_desc pd;
     if (c_as_bias_) {
-      const Shape c2 = pad_left(c_shape_, 2);
-      const memory::desc bias = matrix_desc(c2[0], c2[1], c2[1], 1);
+      const memory::desc bias = bias_desc(n_);
       pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(a_op_desc(), wei, bias, dst), attr,
                                         engine_);
       fwd_args_[DNNL_ARG_BIAS] = memory(bias, engine_, c_.data);
@@ -185,6 +218,59 @@ class GemmKernel final : public Kernel {
     fwd_args_[DNNL_ARG_WEIGHTS] = stored_b;
     fwd_args_[DNNL_ARG_DST] = memory(dst, engine_, y_.data);
     fwd_args_[DNNL_ARG_SCRATCHPAD] = memory(pd.scratchpad_desc(), engine_);
+  }
+
+  // C as the matmul bias for output columns [n0, n0 + cols): C is [N], [1, N], [M, N], [M, 1]
+  // or [1, 1] (right-aligned broadcast); a column-broadcast C is the same for every part.
+  memory::desc bias_desc(int64_t cols) const {
+    const Shape c2 = pad_left(c_shape_, 2);
+    return c2[1] == 1 ? matrix_desc(c2[0], 1, 1, 1) : matrix_desc(c2[0], cols, c2[1], 1);
+  }
+  float* bias_data(int64_t n0) const {
+    return pad_left(c_shape_, 2)[1] == 1 ? c_.data : c_.data + n0;
+  }
+
+  // One matmul per thread over its own block of output columns: Y[:, n0:n1] = A' B'[:, n0:n1],
+  // where B'[:, n0:n1] is rows n0..n1 of the stored [N, K] matrix, contiguous.
+  void create_column_parts(int threads) {
+    const int64_t per_part = (n_ + threads - 1) / threads;
+    const int64_t width = (per_part + kColumnAlignment - 1) / kColumnAlignment * kColumnAlignment;
+    const dnnl::primitive_attr attr = forward_attr();
+    for (int64_t n0 = 0; n0 < n_; n0 += width) {
+      const int64_t cols = std::min(width, n_ - n0);
+      const memory::desc wei = matrix_desc(k_, cols, 1, k_);
+      const memory::desc dst = matrix_desc(m_, cols, n_, 1);
+      ColumnPart part;
+      dnnl::matmul::primitive_desc pd;
+      if (c_as_bias_) {
+        const memory::desc bias = bias_desc(cols);
+        pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(a_op_desc(), wei, bias, dst), attr,
+                                          engine_);
+        part.args[DNNL_ARG_BIAS] = memory(bias, engine_, bias_data(n0));
+      } else {
+        pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(a_op_desc(), wei, dst), attr, engine_);
+      }
+      part.matmul = dnnl::matmul(pd);
+      part.stream = dnnl::stream(engine_);  // a stream is not shared between threads
+      part.args[DNNL_ARG_SRC] = memory(a_op_desc(), engine_, a_.data);
+      part.args[DNNL_ARG_WEIGHTS] = memory(wei, engine_, b_.data + n0 * k_);
+      part.args[DNNL_ARG_DST] = memory(dst, engine_, y_.data + n0);
+      part.args[DNNL_ARG_SCRATCHPAD] = memory(pd.scratchpad_desc(), engine_);
+      column_parts_.push_back(std::move(part));
+    }
+  }
+
+  // Inside the parallel region oneDNN runs each matmul on the calling thread alone. Fewer
+  // threads than parts now (the caller lowered them since bind) run the parts in turn.
+  void run_column_parts() {
+    const auto parts = static_cast<int>(column_parts_.size());
+    const int threads = std::min(parts, omp_get_max_threads());
+#pragma omp parallel for num_threads(threads) schedule(static, 1)
+    for (int i = 0; i < parts; ++i) {
+      ColumnPart& part = column_parts_[static_cast<size_t>(i)];
+      part.matmul.execute(part.stream, part.args);
+      part.stream.wait();
+    }
   }
 
   // dA' = alpha * dY B'^T. Written so that the stored dA is the plain destination:
@@ -278,6 +364,12 @@ class GemmKernel final : public Kernel {
   View a_, b_, c_, y_, dy_, da_, db_, dc_;
   dnnl::matmul fwd_, bwd_a_, bwd_b_;
   std::unordered_map<int, memory> fwd_args_, bwd_a_args_, bwd_b_args_;
+  struct ColumnPart {
+    dnnl::matmul matmul;
+    dnnl::stream stream;
+    std::unordered_map<int, memory> args;
+  };
+  std::vector<ColumnPart> column_parts_;  // the forward split over columns, or empty
 };
 
 }  // namespace

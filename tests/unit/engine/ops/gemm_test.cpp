@@ -1,6 +1,9 @@
 #include <gtest/gtest.h>
 
+#include <cstring>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "engine/op_check.h"
 #include "retort/engine/plan.h"
@@ -107,6 +110,67 @@ TEST(GemmTest, MlpLayerShapes) {
   ASSERT_EQ(out.size(), 1u);
   expect_near(out[0], reference_gemm(c.inputs[0], c.inputs[1], &c.inputs[2], false, true, 1, 1),
               1e-4f);
+}
+
+// A Linear layer's forward on a small batch runs as one matmul per thread over blocks of
+// columns when there are enough columns (gemm.cpp); the blocks must cover every column once,
+// with the right slice of B and of the bias, whatever the bias shape and the thread count.
+TEST(GemmTest, ForwardSplitOverColumnsMatchesReference) {
+  const GemmConfig configs[] = {
+      {9, 37, 530, false, true, 1.0f, 1.0f, {530}},
+      {9, 37, 530, false, true, 1.0f, 1.0f, {}},
+      {9, 37, 530, false, true, 1.0f, 1.0f, {1, 530}},
+      {9, 37, 530, false, true, 1.0f, 1.0f, {9, 530}},
+      {9, 37, 530, false, true, 1.0f, 1.0f, {9, 1}},
+      {9, 37, 530, true, true, 1.0f, 1.0f, {-1}},
+      {9, 37, 530, false, true, 0.5f, 1.0f, {530}},
+      {9, 37, 530, false, true, 1.0f, 0.5f, {530}},
+      {128, 64, 800, false, true, 1.0f, 1.0f, {800}},
+  };
+  uint64_t seed = 500;
+  for (int threads : {2, 3}) {
+    const ScopedOmpThreads scoped(threads);
+    for (const GemmConfig& g : configs) {
+      SCOPED_TRACE(::testing::Message()
+                   << "threads=" << threads << " M=" << g.m << " K=" << g.k << " N=" << g.n
+                   << " tA=" << g.ta << " alpha=" << g.alpha << " beta=" << g.beta
+                   << " C=" << shape_to_string(g.c_shape));
+      OpCase c = make_case(g, seed += 3);
+      auto out = run_op(c);
+      ASSERT_EQ(out.size(), 1u);
+      const Tensor* cc = c.inputs.size() > 2 ? &c.inputs[2] : nullptr;
+      expect_near(out[0], reference_gemm(c.inputs[0], c.inputs[1], cc, g.ta, g.tb, g.alpha, g.beta),
+                  1e-4f);
+    }
+  }
+}
+
+// A plan compiled on 2 threads (so split in two) and run where only 1 is left runs the parts
+// one after the other: the same bits as on 2 threads.
+TEST(GemmTest, ForwardSplitOverColumnsRunsOnFewerThreadsThanAtCompile) {
+  const GemmConfig g{16, 40, 600, false, true, 1.0f, 1.0f, {600}};
+  OpCase c = make_case(g, 77);
+  Model model = make_single_op_model(c);
+  std::unique_ptr<engine::Plan> plan;
+  {
+    const ScopedOmpThreads two(2);
+    plan = compile_or_fail(model, engine::PlanOptions{});
+  }
+  ASSERT_TRUE(plan);
+  for (int i = 0; i < 3; ++i)
+    std::memcpy(plan->input(static_cast<size_t>(i)).data, c.inputs[static_cast<size_t>(i)].raw(),
+                c.inputs[static_cast<size_t>(i)].nbytes());
+  const auto run = [&](int threads) {
+    const ScopedOmpThreads scoped(threads);
+    plan->forward(false);
+    const engine::View y = plan->output(0);
+    return std::vector<float>(y.data, y.data + y.numel());
+  };
+  const std::vector<float> on_two = run(2), on_one = run(1);
+  EXPECT_EQ(on_one, on_two);
+  Tensor want = reference_gemm(c.inputs[0], c.inputs[1], &c.inputs[2], false, true, 1, 1);
+  for (size_t i = 0; i < on_one.size(); ++i)
+    ASSERT_NEAR(on_one[i], want.data<float>()[i], 1e-4f) << i;
 }
 
 TEST(GemmTest, ZeroInnerDimensionGivesScaledBias) {
