@@ -34,11 +34,15 @@ memory::desc matrix_desc(int64_t rows, int64_t cols, int64_t row_stride, int64_t
 }
 
 // When the forward splits over columns (see the top of the file): every part gets at least
-// this many columns (fewer, and the parts are too narrow to win), and the batch is at most
-// this many rows (more, and oneDNN's own split has enough rows to share). Measured on Zen 5
-// at 2 threads: 128 x 784 x 256 gains nothing, 256 x 800 x 800 neither.
+// this many columns (fewer, and the parts are too narrow to win), the batch is at most this
+// many rows (more, and oneDNN's own split has enough rows to share), and K is at most this
+// deep (deeper, and the single-threaded parts lose: oneDNN then blocks K differently).
+// Measured on Zen 5 at 2 threads, as K x N at M = 128: 784 x 256 gains nothing (nor does
+// 800 x 800 at M = 256); 784 x 800, 1000 x 800, 1000 x 1200 and 784 x 1600 gain 15-25%;
+// 1200 x 800, 1200 x 1200 and 1600 x 800 lose 5-12%.
 constexpr int64_t kMinColumnsPerPart = 256;
 constexpr int64_t kMaxRowsToSplit = 192;
+constexpr int64_t kMaxDepthToSplit = 1024;
 constexpr int64_t kColumnAlignment = 16;  // one AVX-512 vector of f32
 
 // Scratchpads are owned by the kernel so a plan can run on any thread (TOOLCHAIN gotcha 5).
@@ -187,7 +191,7 @@ class GemmKernel final : public Kernel {
     // Fold C into the matmul bias when no scaling gets in the way (bias may broadcast).
     c_as_bias_ = has_c_ && alpha_ == 1.0f && beta_ == 1.0f;
     const int threads = omp_get_max_threads();
-    if (trans_b_ && !pack_b_ && threads > 1 && m_ <= kMaxRowsToSplit &&
+    if (trans_b_ && !pack_b_ && threads > 1 && m_ <= kMaxRowsToSplit && k_ <= kMaxDepthToSplit &&
         n_ >= threads * kMinColumnsPerPart) {
       create_column_parts(threads);
       return;
