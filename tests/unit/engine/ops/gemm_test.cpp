@@ -41,7 +41,7 @@ Tensor reference_gemm(const Tensor& a, const Tensor& b, const Tensor* c, bool ta
       }
       double cv = 0;
       if (c != nullptr) {
-        const Shape cs = c->shape();
+        const Shape& cs = c->shape();
         const int64_t cm = cs.size() == 2 ? cs[0] : 1;
         const int64_t cn = cs.empty() ? 1 : cs.back();
         cv = c->data<float>()[(cm == 1 ? 0 : i) * cn + (cn == 1 ? 0 : j)];
