@@ -76,19 +76,22 @@ const GemmConfig kConfigs[] = {
     {33, 65, 17, false, true, 1.0f, 1.0f, {17}},
 };
 
+// The forward of a random case of `g` against reference_gemm.
+void expect_forward_matches_reference(const GemmConfig& g, uint64_t seed, float tol) {
+  SCOPED_TRACE(::testing::Message() << "M=" << g.m << " K=" << g.k << " N=" << g.n << " tA=" << g.ta
+                                    << " tB=" << g.tb << " alpha=" << g.alpha << " beta=" << g.beta
+                                    << " C=" << shape_to_string(g.c_shape));
+  OpCase c = make_case(g, seed);
+  auto out = run_op(c);
+  ASSERT_EQ(out.size(), 1u);
+  const Tensor* cc = c.inputs.size() > 2 ? &c.inputs[2] : nullptr;
+  expect_near(out[0], reference_gemm(c.inputs[0], c.inputs[1], cc, g.ta, g.tb, g.alpha, g.beta),
+              tol);
+}
+
 TEST(GemmTest, ForwardMatchesReference) {
   uint64_t seed = 10;
-  for (const GemmConfig& g : kConfigs) {
-    SCOPED_TRACE(::testing::Message() << "M=" << g.m << " K=" << g.k << " N=" << g.n
-                                      << " tA=" << g.ta << " tB=" << g.tb << " alpha=" << g.alpha
-                                      << " beta=" << g.beta << " C=" << shape_to_string(g.c_shape));
-    OpCase c = make_case(g, seed += 3);
-    auto out = run_op(c);
-    ASSERT_EQ(out.size(), 1u);
-    const Tensor* cc = c.inputs.size() > 2 ? &c.inputs[2] : nullptr;
-    expect_near(out[0], reference_gemm(c.inputs[0], c.inputs[1], cc, g.ta, g.tb, g.alpha, g.beta),
-                1e-5f);
-  }
+  for (const GemmConfig& g : kConfigs) expect_forward_matches_reference(g, seed += 3, 1e-5f);
 }
 
 TEST(GemmTest, GradientsMatchFiniteDifferences) {
@@ -130,18 +133,8 @@ TEST(GemmTest, ForwardSplitOverColumnsMatchesReference) {
   uint64_t seed = 500;
   for (int threads : {2, 3}) {
     const ScopedOmpThreads scoped(threads);
-    for (const GemmConfig& g : configs) {
-      SCOPED_TRACE(::testing::Message()
-                   << "threads=" << threads << " M=" << g.m << " K=" << g.k << " N=" << g.n
-                   << " tA=" << g.ta << " alpha=" << g.alpha << " beta=" << g.beta
-                   << " C=" << shape_to_string(g.c_shape));
-      OpCase c = make_case(g, seed += 3);
-      auto out = run_op(c);
-      ASSERT_EQ(out.size(), 1u);
-      const Tensor* cc = c.inputs.size() > 2 ? &c.inputs[2] : nullptr;
-      expect_near(out[0], reference_gemm(c.inputs[0], c.inputs[1], cc, g.ta, g.tb, g.alpha, g.beta),
-                  1e-4f);
-    }
+    SCOPED_TRACE(::testing::Message() << "threads=" << threads);
+    for (const GemmConfig& g : configs) expect_forward_matches_reference(g, seed += 3, 1e-4f);
   }
 }
 
