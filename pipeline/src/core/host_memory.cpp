@@ -7,6 +7,7 @@
 
 #ifdef __linux__
 #include <sys/mman.h>
+#include <unistd.h>
 #endif
 
 namespace retort {
@@ -32,7 +33,8 @@ std::shared_ptr<std::byte[]> allocate_from_heap(size_t bytes) {
 // as huge pages where the kernel allows it (THP "always" or "madvise"; with "never" the advice
 // is ignored and this is an ordinary mapping).
 std::shared_ptr<std::byte[]> map_huge(size_t bytes) {
-  const size_t length = round_up(bytes + kAlignment, 4096);
+  static const auto page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  const size_t length = round_up(bytes + kAlignment, page);
   // Map one huge page more than needed, then unmap the unaligned head and the rest of the tail.
   void* mapped = mmap(nullptr, length + kHugePageBytes, PROT_READ | PROT_WRITE,
                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
