@@ -107,12 +107,7 @@ class GemmKernel final : public Kernel {
       }
       return;
     }
-    if (column_parts_.empty()) {
-      fwd_.execute(stream_, fwd_args_);
-      stream_.wait();
-    } else {
-      run_column_parts();
-    }
+    run_forward_parts();
     if (has_c_ && !c_as_bias_ && beta_ != 0.0f) add_scaled_c();
   }
 
@@ -176,42 +171,28 @@ class GemmKernel final : public Kernel {
                       {DNNL_ARG_SCRATCHPAD, memory(bwd_pd.scratchpad_desc(), engine_)}};
   }
 
-  // The forward matmul's attributes: alpha as an output scale, the fused ReLU as a post-op.
-  dnnl::primitive_attr forward_attr() const {
-    dnnl::primitive_attr attr = user_scratchpad_attr(alpha_);
-    if (relu_) {  // the fusion pass only fuses Gemms whose C is a bias or absent
-      dnnl::post_ops ops;
-      ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
-      attr.set_post_ops(ops);
-    }
-    return attr;
-  }
-
+  // One matmul over every column, or (see the top of the file) one per thread over its own
+  // block of columns: Y[:, n0:n1] = A' B'[:, n0:n1], where B'[:, n0:n1] is rows n0..n1 of the
+  // stored [N, K] matrix, contiguous.
   void create_forward() {
     // Fold C into the matmul bias when no scaling gets in the way (bias may broadcast).
     c_as_bias_ = has_c_ && alpha_ == 1.0f && beta_ == 1.0f;
     const int threads = omp_get_max_threads();
     if (trans_b_ && !pack_b_ && threads > 1 && m_ <= kMaxRowsToSplit && k_ <= kMaxDepthToSplit &&
         n_ >= threads * kMinColumnsPerPart) {
-      create_column_parts(threads);
+      const int64_t per_part = (n_ + threads - 1) / threads;
+      const int64_t width = (per_part + kColumnAlignment - 1) / kColumnAlignment * kColumnAlignment;
+      for (int64_t n0 = 0; n0 < n_; n0 += width) {
+        const int64_t cols = std::min(width, n_ - n0);
+        const memory::desc wei = matrix_desc(k_, cols, 1, k_);
+        add_forward_part(forward_pd(wei, cols), n0, memory(wei, engine_, b_.data + n0 * k_));
+      }
       return;
     }
-    const memory::desc dst = matrix_desc(m_, n_, n_, 1);
-    const dnnl::primitive_attr attr = forward_attr();
     const memory::desc wei =
         pack_b_ ? memory::desc({k_, n_}, memory::data_type::f32, memory::format_tag::any)
                 : b_op_desc();
-    dnnl::matmul::primitive_desc pd;
-    if (c_as_bias_) {
-      const memory::desc bias = bias_desc(n_);
-      pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(a_op_desc(), wei, bias, dst), attr,
-                                        engine_);
-      fwd_args_[DNNL_ARG_BIAS] = memory(bias, engine_, c_.data);
-    } else {
-      pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(a_op_desc(), wei, dst), attr, engine_);
-    }
-    fwd_ = dnnl::matmul(pd);
-    fwd_args_[DNNL_ARG_SRC] = memory(a_op_desc(), engine_, a_.data);
+    const dnnl::matmul::primitive_desc pd = forward_pd(wei, n_);
     memory stored_b(b_op_desc(), engine_, b_.data);
     if (pack_b_ && pd.weights_desc() != b_op_desc()) {
       memory packed(pd.weights_desc(), engine_);
@@ -219,59 +200,60 @@ class GemmKernel final : public Kernel {
       stream_.wait();
       stored_b = packed;
     }
-    fwd_args_[DNNL_ARG_WEIGHTS] = stored_b;
-    fwd_args_[DNNL_ARG_DST] = memory(dst, engine_, y_.data);
-    fwd_args_[DNNL_ARG_SCRATCHPAD] = memory(pd.scratchpad_desc(), engine_);
+    add_forward_part(pd, 0, stored_b);
   }
 
-  // C as the matmul bias for output columns [n0, n0 + cols): C is [N], [1, N], [M, N], [M, 1]
-  // or [1, 1] (right-aligned broadcast); a column-broadcast C is the same for every part.
+  // The forward matmul for `cols` output columns with weights `wei`: alpha as an output scale,
+  // C as its bias when it can be, the fused ReLU as a post-op.
+  dnnl::matmul::primitive_desc forward_pd(const memory::desc& wei, int64_t cols) const {
+    dnnl::primitive_attr attr = user_scratchpad_attr(alpha_);
+    if (relu_) {  // the fusion pass only fuses Gemms whose C is a bias or absent
+      dnnl::post_ops ops;
+      ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+      attr.set_post_ops(ops);
+    }
+    const memory::desc dst = matrix_desc(m_, cols, n_, 1);
+    if (c_as_bias_)
+      return {dnnl::matmul::desc(a_op_desc(), wei, bias_desc(cols), dst), attr, engine_};
+    return {dnnl::matmul::desc(a_op_desc(), wei, dst), attr, engine_};
+  }
+
+  // C as the bias of `cols` output columns: C is [N], [1, N], [M, N], [M, 1] or [1, 1]
+  // (right-aligned broadcast); a column-broadcast C is the same for every block of columns.
   memory::desc bias_desc(int64_t cols) const {
     const Shape c2 = pad_left(c_shape_, 2);
     return c2[1] == 1 ? matrix_desc(c2[0], 1, 1, 1) : matrix_desc(c2[0], cols, c2[1], 1);
   }
-  float* bias_data(int64_t n0) const {
-    return pad_left(c_shape_, 2)[1] == 1 ? c_.data : c_.data + n0;
-  }
 
-  // One matmul per thread over its own block of output columns: Y[:, n0:n1] = A' B'[:, n0:n1],
-  // where B'[:, n0:n1] is rows n0..n1 of the stored [N, K] matrix, contiguous.
-  void create_column_parts(int threads) {
-    const int64_t per_part = (n_ + threads - 1) / threads;
-    const int64_t width = (per_part + kColumnAlignment - 1) / kColumnAlignment * kColumnAlignment;
-    const dnnl::primitive_attr attr = forward_attr();
-    for (int64_t n0 = 0; n0 < n_; n0 += width) {
-      const int64_t cols = std::min(width, n_ - n0);
-      const memory::desc wei = matrix_desc(k_, cols, 1, k_);
-      const memory::desc dst = matrix_desc(m_, cols, n_, 1);
-      ColumnPart part;
-      dnnl::matmul::primitive_desc pd;
-      if (c_as_bias_) {
-        const memory::desc bias = bias_desc(cols);
-        pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(a_op_desc(), wei, bias, dst), attr,
-                                          engine_);
-        part.args[DNNL_ARG_BIAS] = memory(bias, engine_, bias_data(n0));
-      } else {
-        pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(a_op_desc(), wei, dst), attr, engine_);
-      }
-      part.matmul = dnnl::matmul(pd);
-      part.stream = dnnl::stream(engine_);  // a stream is not shared between threads
-      part.args[DNNL_ARG_SRC] = memory(a_op_desc(), engine_, a_.data);
-      part.args[DNNL_ARG_WEIGHTS] = memory(wei, engine_, b_.data + n0 * k_);
-      part.args[DNNL_ARG_DST] = memory(dst, engine_, y_.data + n0);
-      part.args[DNNL_ARG_SCRATCHPAD] = memory(pd.scratchpad_desc(), engine_);
-      column_parts_.push_back(std::move(part));
+  // The matmul `pd` writing output columns from n0 on, with its own stream (parts run on
+  // different threads) and scratchpad.
+  void add_forward_part(const dnnl::matmul::primitive_desc& pd, int64_t n0, const memory& weights) {
+    ForwardPart part{dnnl::matmul(pd), dnnl::stream(engine_), {}};
+    part.args[DNNL_ARG_SRC] = memory(a_op_desc(), engine_, a_.data);
+    part.args[DNNL_ARG_WEIGHTS] = weights;
+    part.args[DNNL_ARG_DST] = memory(pd.dst_desc(), engine_, y_.data + n0);
+    part.args[DNNL_ARG_SCRATCHPAD] = memory(pd.scratchpad_desc(), engine_);
+    if (c_as_bias_) {
+      const bool per_column = pad_left(c_shape_, 2)[1] != 1;
+      part.args[DNNL_ARG_BIAS] = memory(pd.bias_desc(), engine_, c_.data + (per_column ? n0 : 0));
     }
+    forward_parts_.push_back(std::move(part));
   }
 
   // Inside the parallel region oneDNN runs each matmul on the calling thread alone. Fewer
   // threads than parts now (the caller lowered them since bind) run the parts in turn.
-  void run_column_parts() {
-    const auto parts = static_cast<int>(column_parts_.size());
+  void run_forward_parts() {
+    const auto parts = static_cast<int>(forward_parts_.size());
+    if (parts == 1) {
+      ForwardPart& part = forward_parts_[0];
+      part.matmul.execute(part.stream, part.args);
+      part.stream.wait();
+      return;
+    }
     const int threads = std::min(parts, omp_get_max_threads());
 #pragma omp parallel for num_threads(threads) schedule(static, 1)
     for (int i = 0; i < parts; ++i) {
-      ColumnPart& part = column_parts_[static_cast<size_t>(i)];
+      ForwardPart& part = forward_parts_[static_cast<size_t>(i)];
       part.matmul.execute(part.stream, part.args);
       part.stream.wait();
     }
@@ -366,14 +348,14 @@ class GemmKernel final : public Kernel {
   bool degenerate_ = false;
   bool c_as_bias_ = false;
   View a_, b_, c_, y_, dy_, da_, db_, dc_;
-  dnnl::matmul fwd_, bwd_a_, bwd_b_;
-  std::unordered_map<int, memory> fwd_args_, bwd_a_args_, bwd_b_args_;
-  struct ColumnPart {
+  struct ForwardPart {
     dnnl::matmul matmul;
     dnnl::stream stream;
     std::unordered_map<int, memory> args;
   };
-  std::vector<ColumnPart> column_parts_;  // the forward split over columns, or empty
+  std::vector<ForwardPart> forward_parts_;  // one, or one per thread over blocks of columns
+  dnnl::matmul bwd_a_, bwd_b_;
+  std::unordered_map<int, memory> bwd_a_args_, bwd_b_args_;
 };
 
 }  // namespace
