@@ -161,7 +161,8 @@ TEST_F(Cli, QuickstartShapedRecipeRunsCachesAndExports) {
   ASSERT_TRUE(fs::exists(exported));
   EXPECT_EQ(read_bytes(exported), exported_bytes);
   // And then nothing to do again.
-  ASSERT_EQ(run_cli("run " + recipe + " --out " + out.string()).code, 0);
+  Result nothing = run_cli("run " + recipe + " --out " + out.string());
+  ASSERT_EQ(nothing.code, 0) << nothing.out;
   for (const auto& s : read_json(out / "report.json")["stages"])
     EXPECT_EQ(s["status"], "cached") << s.dump();
 
@@ -169,7 +170,8 @@ TEST_F(Cli, QuickstartShapedRecipeRunsCachesAndExports) {
   json changed = small_recipe();
   changed["stages"][1]["params"]["latency_iterations"] = 4;
   write("small.json", changed);
-  ASSERT_EQ(run_cli("run " + recipe + " --out " + out.string()).code, 0);
+  Result rerun = run_cli("run " + recipe + " --out " + out.string());
+  ASSERT_EQ(rerun.code, 0) << rerun.out;
   const json after = read_json(out / "report.json");
   EXPECT_EQ(after["stages"][0]["status"], "cached");
   EXPECT_EQ(after["stages"][1]["status"], "ran");
