@@ -19,7 +19,14 @@ least 1.5x faster per epoch).
 One teacher (seed 1) on each side; students for seeds 1..N (scratch and KD of a seed start
 from the same weights). retort runs one derived recipe (in OUT/hinton-derived.json): stages
 teacher, scratch-sK and kd-sK (stage seed K), evaluate; its results are OUT/retort/report.json.
-PyTorch's are OUT/pytorch.json. Both sides run one after the other, never at once.
+PyTorch's are OUT/pytorch.json. The two sides never run at once.
+
+By default the sides take turns model by model (retort's teacher, PyTorch's teacher, retort's
+scratch-s1, PyTorch's scratch-s1, ...): on a shared machine whose speed drifts over minutes,
+each pair of times is then taken under the same conditions. retort runs the derived recipe's
+prefixes (OUT/hinton-upto-ID.json) in the one run folder, where the earlier stages are cached;
+PyTorch runs bench/pytorch/hinton.py --only ID. --order sequential runs all of retort, then
+all of PyTorch, as one process each.
 
 options (defaults: the full benchmark, several hours on 2 cores):
   --seeds N            students for seeds 1..N (default 3)
@@ -31,6 +38,8 @@ options (defaults: the full benchmark, several hours on 2 cores):
   --out DIR            output folder (default runs/compare_hinton in the repository); an
                        earlier retort run there is re-run, not reused
   --build DIR          retort build folder (default build in the repository)
+  --order ORDER        interleaved (default: the sides take turns model by model) or
+                       sequential (all of retort, then all of PyTorch)
   -h, --help           this text
 
 Environment on both sides, as ../shared/TOOLCHAIN.md asks for a fair PyTorch baseline:
@@ -45,11 +54,12 @@ die() {
 }
 
 seeds=3 teacher_epochs=60 student_epochs=30 train_size=0 threads=2
-out=runs/compare_hinton build=build
+out=runs/compare_hinton build=build order=interleaved
 while (($#)); do
   case "$1" in
     -h | --help) usage; exit 0 ;;
-    --seeds | --teacher-epochs | --student-epochs | --train-size | --threads | --out | --build)
+    --seeds | --teacher-epochs | --student-epochs | --train-size | --threads | --out | --build | \
+      --order)
       (($# >= 2)) || die "$1 needs a value (see --help)"
       case "$1" in
         --seeds) seeds=$2 ;;
@@ -59,6 +69,7 @@ while (($#)); do
         --threads) threads=$2 ;;
         --out) out=$(realpath -m -- "$2") ;;      # relative to the caller's folder
         --build) build=$(realpath -m -- "$2") ;;
+        --order) order=$2 ;;
       esac
       shift 2 ;;
     *) die "unknown option '$1' (see --help)" ;;
@@ -69,6 +80,8 @@ for pair in "--seeds:$seeds" "--teacher-epochs:$teacher_epochs" \
   [[ ${pair#*:} =~ ^[1-9][0-9]*$ ]] || die "${pair%%:*} must be a positive integer, got '${pair#*:}'"
 done
 [[ $train_size =~ ^[0-9]+$ ]] || die "--train-size must be a non-negative integer, got '$train_size'"
+[[ $order == interleaved || $order == sequential ]] ||
+  die "--order takes interleaved or sequential, got '$order'"
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
@@ -87,7 +100,7 @@ mkdir -p "$out"
 recipe=$out/hinton-derived.json
 stage_ids=$("$py" - recipes/benchmarks/hinton.json "$recipe" "$seeds" "$teacher_epochs" "$student_epochs" \
   "$train_size" <<'PY'
-import copy, json, sys
+import copy, json, os, sys
 src, dst = sys.argv[1], sys.argv[2]
 seeds, teacher_epochs, student_epochs, train_size = map(int, sys.argv[3:7])
 r = json.load(open(src))
@@ -112,16 +125,21 @@ for k in range(1, seeds + 1):
         s["params"]["epochs"] = student_epochs
         stages.append(s)
         models.append(f"{base}-s{k}.model")
+# Prefixes for --order interleaved: the stages up to each model (earlier ones come from cache).
+for i, s in enumerate(stages):
+    prefix = dict(r, stages=stages[: i + 1])
+    json.dump(prefix, open(os.path.join(os.path.dirname(dst), f"hinton-upto-{s['id']}.json"), "w"),
+              indent=2)
 evaluate = copy.deepcopy(by_id["evaluate"])
 evaluate["inputs"]["models"] = models
 evaluate["params"]["speed"] = False
 stages.append(evaluate)
 r["stages"] = stages
 json.dump(r, open(dst, "w"), indent=2)
-print(" ".join(s["id"] for s in stages))
+print(" ".join(s["id"] for s in stages[:-1]))
 PY
 )
-force=()
+force=(--force evaluate)
 for id in $stage_ids; do force+=(--force "$id"); done
 
 load() { cut -d' ' -f1-3 /proc/loadavg; }
@@ -136,47 +154,96 @@ echo "load average before: $load_start"
 busy_seconds() {
   awk -v hz="$(getconf CLK_TCK)" '/^cpu /{print ($2 + $3 + $4 + $7 + $8 + $9) / hz; exit}' /proc/stat
 }
-# measured NAME LOG CMD...: runs CMD with its output in LOG, then says how many cores other
-# processes kept busy meanwhile (all busy CPU time minus CMD's own user + system time, over
-# the wall time). Fails when CMD fails.
+# measured SIDE NAME CMD...: runs CMD with its output in OUT/NAME.log, then says how many cores
+# other processes kept busy meanwhile (all busy CPU time minus CMD's own user + system time,
+# over the wall time) and adds "SIDE wall other-core-seconds" to OUT/others.tsv. Fails when
+# CMD fails.
 measured() {
-  local name=$1 log=$2 b0 b1 t0 t1 self
+  local side=$1 name=$2 b0 b1 t0 t1 self
   shift 2
   b0=$(busy_seconds)
   t0=$(date +%s.%N)
   local TIMEFORMAT='%U %S'
-  { time "$@" >"$log" 2>&1; } 2>"$out/$name.time" || return 1
+  { time "$@" >"$out/$name.log" 2>&1; } 2>"$out/$name.time" || return 1
   t1=$(date +%s.%N)
   b1=$(busy_seconds)
   self=$(tail -n1 "$out/$name.time")
   # shellcheck disable=SC2086  # $self is two numbers
-  "$py" -c 'import sys; b0, b1, t0, t1, u, s = map(float, sys.argv[1:])
-print(f"{t1 - t0:.0f} s wall; other processes kept {max(0.0, (b1 - b0 - u - s) / (t1 - t0)):.2f} cores busy meanwhile")' \
-    "$b0" "$b1" "$t0" "$t1" $self | tee -a "$out/others.txt" | sed 's/^/   /'
+  "$py" -c 'import sys; side, b0, b1, t0, t1, u, s = sys.argv[1], *map(float, sys.argv[2:8])
+wall, other = t1 - t0, max(0.0, b1 - b0 - u - s)
+open(sys.argv[8], "a").write(f"{side} {wall:.3f} {other:.3f}\n")
+print(f"{wall:.0f} s wall; other processes kept {other / wall:.2f} cores busy meanwhile")' \
+    "$side" "$b0" "$b1" "$t0" "$t1" $self "$out/others.tsv" | sed 's/^/   /'
 }
 
-: >"$out/others.txt"
-echo "== retort: $retort run $recipe --out $out/retort --threads $threads"
-measured retort "$out/retort.log" "$retort" run "$recipe" --out "$out/retort" --threads "$threads" \
-  "${force[@]}" || die "retort failed; see $out/retort.log"
-load_mid=$(load)
-echo "   load average now: $load_mid"
-
-py_args=(--seeds "$seeds" --teacher-epochs "$teacher_epochs" --student-epochs "$student_epochs"
-  --threads "$threads" --out "$out/pytorch.json")
-((train_size)) && py_args+=(--train-size "$train_size")
-echo "== pytorch: $py bench/pytorch/hinton.py ${py_args[*]}"
-measured pytorch "$out/pytorch.log" "$py" bench/pytorch/hinton.py "${py_args[@]}" ||
-  die "hinton.py failed; see $out/pytorch.log"
+: >"$out/others.tsv"
+rm -f "$out"/pytorch-*.json
+py_common=(--teacher-epochs "$teacher_epochs" --student-epochs "$student_epochs" --threads "$threads")
+((train_size)) && py_common+=(--train-size "$train_size")
+if [[ $order == sequential ]]; then
+  echo "== retort: $retort run $recipe --out $out/retort --threads $threads"
+  measured retort retort "$retort" run "$recipe" --out "$out/retort" --threads "$threads" \
+    "${force[@]}" || die "retort failed; see $out/retort.log"
+  load_mid=$(load)
+  echo "   load average now: $load_mid"
+  py_args=(--seeds "$seeds" "${py_common[@]}" --out "$out/pytorch.json")
+  echo "== pytorch: $py bench/pytorch/hinton.py ${py_args[*]}"
+  measured pytorch pytorch "$py" bench/pytorch/hinton.py "${py_args[@]}" ||
+    die "hinton.py failed; see $out/pytorch.log"
+else
+  for id in $stage_ids; do
+    echo "== retort: $retort run $out/hinton-upto-$id.json --out $out/retort --threads $threads --force $id"
+    measured retort "retort-$id" "$retort" run "$out/hinton-upto-$id.json" --out "$out/retort" \
+      --threads "$threads" --force "$id" || die "retort failed; see $out/retort-$id.log"
+    py_args=(--only "$id" --teacher-state "$out/pytorch-teacher.pt" "${py_common[@]}"
+      --out "$out/pytorch-$id.json")
+    echo "== pytorch: $py bench/pytorch/hinton.py ${py_args[*]}"
+    measured pytorch "pytorch-$id" "$py" bench/pytorch/hinton.py "${py_args[@]}" ||
+      die "hinton.py failed; see $out/pytorch-$id.log"
+  done
+  load_mid=$(load)
+  echo "== retort: the evaluate stage (the models come from cache)"
+  "$retort" run "$recipe" --out "$out/retort" --threads "$threads" --force evaluate \
+    >"$out/retort-evaluate.log" 2>&1 || die "retort failed; see $out/retort-evaluate.log"
+  # One pytorch.json, as --order sequential writes it.
+  # shellcheck disable=SC2086  # one argument per stage id
+  "$py" - "$out" $stage_ids <<'PY'
+import json, os, sys
+out, ids = sys.argv[1], sys.argv[2:]
+merged = None
+for i in ids:
+    part = json.load(open(os.path.join(out, f"pytorch-{i}.json")))
+    if merged is None:
+        merged = {k: v for k, v in part.items()
+                  if k not in ("teacher", "scratch", "kd", "teacher_logit_cache_seconds")}
+        merged["config"]["seeds"] = sum(1 for j in ids if j.startswith("scratch-"))
+        merged["scratch"], merged["kd"] = [], []
+    if "teacher" in part:
+        merged["teacher"] = part["teacher"]
+    for kind in ("scratch", "kd"):
+        merged[kind] += part.get(kind, [])
+    if "teacher_logit_cache_seconds" in part:  # each kd-sK run makes its own cache: the first
+        merged.setdefault("teacher_logit_cache_seconds", part["teacher_logit_cache_seconds"])
+json.dump(merged, open(os.path.join(out, "pytorch.json.tmp"), "w"), indent=1)
+os.replace(os.path.join(out, "pytorch.json.tmp"), os.path.join(out, "pytorch.json"))
+PY
+fi
 load_end=$(load)
 echo "load average after: $load_end"
 
 "$py" - "$out/retort/report.json" "$out/pytorch.json" "$seeds" "$out/summary.json" \
-  "$load_start" "$load_mid" "$load_end" "$out/others.txt" <<'PY'
+  "$load_start" "$load_mid" "$load_end" "$out/others.tsv" "$order" <<'PY'
 import json, statistics, sys
 report_path, torch_path, seeds, summary_path = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 loads = sys.argv[5:8]
-others = [line.strip() for line in open(sys.argv[8])]
+order = sys.argv[9]
+walls, busy = {"retort": 0.0, "pytorch": 0.0}, {"retort": 0.0, "pytorch": 0.0}
+for line in open(sys.argv[8]):
+    side, wall, other = line.split()
+    walls[side] += float(wall)
+    busy[side] += float(other)
+others = [f"{walls[s]:.0f} s wall; other processes kept {busy[s] / max(walls[s], 1e-9):.2f} "
+          "cores busy meanwhile" for s in ("retort", "pytorch")]
 report = json.load(open(report_path))
 stages = {s["id"]: s for s in report["stages"]}
 torch_side = json.load(open(torch_path))
@@ -199,7 +266,8 @@ def torch_runs(kind):
     return [torch_side["teacher"]] if kind == "teacher" else torch_side[kind]
 
 
-rows, summary = [], {"loads": dict(zip(("before", "between", "after"), loads)), "models": {}}
+rows, summary = [], {"loads": dict(zip(("before", "between", "after"), loads)), "order": order,
+                     "models": {}}
 labels = {"teacher": "teacher", "scratch": "scratch student", "kd": "KD student (T=20, a=0.9)"}
 for kind in ("teacher", "scratch", "kd"):
     r, p = retort_runs(kind), torch_runs(kind)
@@ -230,8 +298,9 @@ acc_ok = all(abs(w["diff_points"]) <= 0.3 for w in rows)
 speed_ok = all(w["ratio"] >= 1.5 for w in rows)
 print(f"bar: accuracy within 0.3 points on every model: {'MET' if acc_ok else 'NOT MET'}; "
       f"retort >= 1.5x faster per epoch on every model: {'MET' if speed_ok else 'NOT MET'}")
-print(f"load average (1, 5, 15 min): before {loads[0]}; between the sides {loads[1]}; "
-      f"after {loads[2]}")
+mid = "between the sides" if order == "sequential" else "after the training runs"
+print(f"sides run {order}" + (" (taking turns model by model)" if order == "interleaved" else ""))
+print(f"load average (1, 5, 15 min): before {loads[0]}; {mid} {loads[1]}; after {loads[2]}")
 for side, line in zip(("retort", "PyTorch"), others):
     print(f"while {side} ran: {line}")
 print("(numbers taken while other processes kept cores busy are not comparable)")

@@ -51,13 +51,17 @@ Tuned as ../shared/TOOLCHAIN.md asks: torch.set_num_threads(--threads); OPENBLAS
 GLIBC_TUNABLES must be set before the interpreter starts (compare_hinton.sh does; this script
 warns when they are not); the data sets are tensors in memory, no DataLoader.
 
-Prints one JSON object, or writes it to --out.
+Prints one JSON object, or writes it to --out. With --only MODEL it trains just that model
+(teacher, scratch-sK or kd-sK), saving the teacher's trained weights to --teacher-state or
+reading them from there for kd-sK, so that compare_hinton.sh can run retort's and PyTorch's
+training of each model back to back.
 """
 import argparse
 import gzip
 import json
 import math
 import os
+import re
 import sys
 import time
 
@@ -345,7 +349,26 @@ def main():
     ap.add_argument("--teacher-onnx",
                     help="check only: take the teacher's weights from retort's model.onnx "
                          "(e.g. OUT/retort/teacher/model.onnx) instead of training it")
+    ap.add_argument("--only", metavar="MODEL",
+                    help="train just MODEL: teacher, scratch-sK or kd-sK (K: the seed); the JSON "
+                         "then holds that model alone")
+    ap.add_argument("--teacher-state", metavar="PATH",
+                    help="with --only: where --only teacher saves the trained teacher's weights "
+                         "and --only kd-sK reads them")
     args = ap.parse_args()
+    only = None
+    if args.only is not None:
+        match = re.fullmatch(r"teacher|(scratch|kd)-s([1-9][0-9]*)", args.only)
+        if not match:
+            ap.error(f"--only takes teacher, scratch-sK or kd-sK (K a seed >= 1), "
+                     f"got '{args.only}'")
+        only = ("teacher", TEACHER_SEED) if match.group(1) is None else \
+            (match.group(1), int(match.group(2)))
+        if only[0] == "kd" and not (args.teacher_state or args.teacher_onnx):
+            ap.error(f"--only {args.only} needs the trained teacher: --teacher-state PATH "
+                     "(written by --only teacher) or --teacher-onnx")
+    elif args.teacher_state:
+        ap.error("--teacher-state goes with --only")
     for name, value in (("--seeds", args.seeds), ("--teacher-epochs", args.teacher_epochs),
                         ("--student-epochs", args.student_epochs), ("--threads", args.threads)):
         if value < 1:
@@ -375,7 +398,47 @@ def main():
             return None
         return [retort_order(train_x.shape[0], seed, e) for e in range(epochs)]
 
+    def write(result):
+        text = json.dumps(result, indent=1)
+        if not args.out:
+            print(text)
+            return
+        tmp = args.out + ".tmp"
+        with open(tmp, "w") as f:
+            f.write(text + "\n")
+        os.replace(tmp, args.out)
+
+    def train_student(kind, seed, teacher_logits):
+        student = student_model(seed)
+        seconds, final = train(student, train_x, train_y, args.student_epochs, STUDENT_OPT, seed,
+                               teacher_logits=teacher_logits,
+                               orders=orders(seed, args.student_epochs))
+        run = summary(student, seconds, final, test_x, test_y, seed)
+        log(f"{kind} seed {seed}: {run['test_accuracy']:.4f}, {run['seconds_per_epoch']:.2f} s/epoch")
+        return run
+
+    if only is not None and only[0] == "scratch":
+        result["scratch"] = [train_student("scratch", only[1], None)]
+        write(result)
+        return
+
     teacher = teacher_model()
+    if only is not None and only[0] == "kd":
+        if args.teacher_onnx:
+            load_onnx_weights(teacher, args.teacher_onnx)
+        else:
+            try:
+                teacher.load_state_dict(torch.load(args.teacher_state))
+            except (OSError, RuntimeError) as e:
+                sys.exit(f"hinton.py: cannot read the teacher from --teacher-state "
+                         f"{args.teacher_state} ({e}); run --only teacher first")
+        start = time.perf_counter()
+        cached = logits_of(teacher, train_x, BATCH)
+        result["teacher_logit_cache_seconds"] = time.perf_counter() - start
+        result["kd"] = [train_student("kd", only[1], cached)]
+        write(result)
+        return
+
     if args.teacher_onnx:
         load_onnx_weights(teacher, args.teacher_onnx)
         result["teacher"] = summary(teacher, [0.0], (math.nan, math.nan), test_x, test_y,
@@ -388,6 +451,13 @@ def main():
         result["teacher"] = summary(teacher, seconds, final, test_x, test_y, TEACHER_SEED)
     log(f"teacher: {result['teacher']['test_accuracy']:.4f}, "
         f"{result['teacher']['seconds_per_epoch']:.2f} s/epoch")
+    if args.teacher_state:
+        tmp = args.teacher_state + ".tmp"
+        torch.save(teacher.state_dict(), tmp)
+        os.replace(tmp, args.teacher_state)
+    if only is not None:
+        write(result)
+        return
 
     start = time.perf_counter()
     cached = logits_of(teacher, train_x, BATCH)  # once, without augmentation, eval mode
@@ -396,20 +466,8 @@ def main():
     result["scratch"], result["kd"] = [], []
     for seed in range(1, args.seeds + 1):
         for kind in ("scratch", "kd"):
-            student = student_model(seed)
-            seconds, final = train(student, train_x, train_y, args.student_epochs, STUDENT_OPT,
-                                   seed, teacher_logits=cached if kind == "kd" else None,
-                                   orders=orders(seed, args.student_epochs))
-            result[kind].append(summary(student, seconds, final, test_x, test_y, seed))
-            log(f"{kind} seed {seed}: {result[kind][-1]['test_accuracy']:.4f}, "
-                f"{result[kind][-1]['seconds_per_epoch']:.2f} s/epoch")
-
-    text = json.dumps(result, indent=1)
-    if args.out:
-        with open(args.out, "w") as f:
-            f.write(text + "\n")
-    else:
-        print(text)
+            result[kind].append(train_student(kind, seed, cached if kind == "kd" else None))
+    write(result)
 
 
 if __name__ == "__main__":
