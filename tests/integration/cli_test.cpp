@@ -144,8 +144,9 @@ TEST_F(Cli, QuickstartShapedRecipeRunsCachesAndExports) {
   // Unchanged rerun: nothing runs.
   Result again = run_cli("run " + recipe + " --out " + out.string());
   ASSERT_EQ(again.code, 0) << again.out;
-  for (const auto& s : read_json(out / "report.json")["stages"])
-    EXPECT_EQ(s["status"], "cached") << s.dump();
+  // A named report: the range of a range-for over read_json(...)["stages"] would dangle.
+  const json unchanged = read_json(out / "report.json");
+  for (const auto& s : unchanged["stages"]) EXPECT_EQ(s["status"], "cached") << s.dump();
 
   // The exported file deleted: the export stage runs again and writes the same bytes; the
   // stages before it stay cached.
@@ -163,8 +164,8 @@ TEST_F(Cli, QuickstartShapedRecipeRunsCachesAndExports) {
   // And then nothing to do again.
   Result nothing = run_cli("run " + recipe + " --out " + out.string());
   ASSERT_EQ(nothing.code, 0) << nothing.out;
-  for (const auto& s : read_json(out / "report.json")["stages"])
-    EXPECT_EQ(s["status"], "cached") << s.dump();
+  const json settled = read_json(out / "report.json");
+  for (const auto& s : settled["stages"]) EXPECT_EQ(s["status"], "cached") << s.dump();
 
   // A param change of the evaluate stage re-runs it only.
   json changed = small_recipe();
