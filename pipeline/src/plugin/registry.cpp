@@ -5,9 +5,11 @@
 #include <algorithm>
 #include <cctype>
 #include <cstddef>
+#include <cstring>
 #include <filesystem>
 #include <set>
 #include <system_error>
+#include <type_traits>
 
 #include "retort/core/json_schema.h"
 #include "retort/plugin/sdk.h"
@@ -62,9 +64,14 @@ Expected<std::vector<PortInfo>> read_ports(const retort_port_desc* ports, size_t
       return make_error(ErrorCode::kInvalidArgument, where, ": ", direction, " port '", name,
                         "' is declared twice");
     }
-    if (p.kind != RETORT_PORT_MODEL && p.kind != RETORT_PORT_METRICS) {
+    // A C plugin may store any int in the enum field, and reading an out-of-range value as
+    // the C++ enum is undefined: check its bytes as the underlying integer first.
+    std::underlying_type_t<retort_port_kind> kind = 0;
+    static_assert(sizeof kind == sizeof p.kind);
+    std::memcpy(&kind, &p.kind, sizeof kind);
+    if (kind != RETORT_PORT_MODEL && kind != RETORT_PORT_METRICS) {
       return make_error(ErrorCode::kInvalidArgument, where, ": ", direction, " port '", name,
-                        "' has unknown kind ", static_cast<int>(p.kind),
+                        "' has unknown kind ", static_cast<int64_t>(kind),
                         "; use RETORT_PORT_MODEL or RETORT_PORT_METRICS");
     }
     out.push_back(
