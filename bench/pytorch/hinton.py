@@ -414,7 +414,8 @@ def main():
                                teacher_logits=teacher_logits,
                                orders=orders(seed, args.student_epochs))
         run = summary(student, seconds, final, test_x, test_y, seed)
-        log(f"{kind} seed {seed}: {run['test_accuracy']:.4f}, {run['seconds_per_epoch']:.2f} s/epoch")
+        log(f"{kind} seed {seed}: {run['test_accuracy']:.4f}, "
+            f"{run['seconds_per_epoch']:.2f} s/epoch")
         return run
 
     if only is not None and only[0] == "scratch":
@@ -427,9 +428,10 @@ def main():
         if args.teacher_onnx:
             load_onnx_weights(teacher, args.teacher_onnx)
         else:
+            # Missing, truncated or not a state dict: one message (torch raises many kinds).
             try:
                 teacher.load_state_dict(torch.load(args.teacher_state))
-            except (OSError, RuntimeError) as e:
+            except Exception as e:  # noqa: BLE001
                 sys.exit(f"hinton.py: cannot read the teacher from --teacher-state "
                          f"{args.teacher_state} ({e}); run --only teacher first")
         start = time.perf_counter()

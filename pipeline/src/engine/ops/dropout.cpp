@@ -56,6 +56,14 @@ void dropout_range(int64_t begin, int64_t end, uint32_t k0, uint32_t k1, uint32_
   }
 }
 
+// f(begin, end) over [0, n) in chunks of kChunk, the chunks shared among the threads.
+template <typename F>
+void for_each_chunk(int64_t n, F f) {
+  const int64_t chunks = (n + kChunk - 1) / kChunk;
+#pragma omp parallel for schedule(static) if (n > kParallelGrain)
+  for (int64_t c = 0; c < chunks; ++c) f(c * kChunk, std::min(n, (c + 1) * kChunk));
+}
+
 RETORT_VECTOR_CLONES
 void dropout_backward_range(int64_t begin, int64_t end, float scale, const float* __restrict dy,
                             const uint8_t* __restrict keep, float* __restrict dx) {
@@ -124,11 +132,9 @@ class DropoutKernel final : public Kernel {
       const float scale = scale_;
       const float* x = x_.data;
       float* y = y_.data;
-      const int64_t chunks = (n + kChunk - 1) / kChunk;
-#pragma omp parallel for schedule(static) if (n > kParallelGrain)
-      for (int64_t c = 0; c < chunks; ++c)
-        dropout_range(c * kChunk, std::min(n, (c + 1) * kChunk), k0, k1, threshold, scale, x, y,
-                      keep);
+      for_each_chunk(n, [&](int64_t begin, int64_t end) {
+        dropout_range(begin, end, k0, k1, threshold, scale, x, y, keep);
+      });
     }
     if (mask_out_) {
       float* m = mask_out_.data;
@@ -152,10 +158,9 @@ class DropoutKernel final : public Kernel {
     const float* dy = dy_.data;
     float* dx = dx_.data;
     const uint8_t* keep = keep_.data();
-    const int64_t chunks = (n + kChunk - 1) / kChunk;
-#pragma omp parallel for schedule(static) if (n > kParallelGrain)
-    for (int64_t c = 0; c < chunks; ++c)
-      dropout_backward_range(c * kChunk, std::min(n, (c + 1) * kChunk), scale, dy, keep, dx);
+    for_each_chunk(n, [&](int64_t begin, int64_t end) {
+      dropout_backward_range(begin, end, scale, dy, keep, dx);
+    });
   }
 
  private:
