@@ -17,6 +17,7 @@
 #include "retort/bench/results.h"
 #include "retort/bench/seeded_recipe.h"
 #include "retort/bench/suite.h"
+#include "retort/core/build_info.h"
 #include "retort/exec/artifact_store.h"
 #include "retort/exec/executor.h"
 #include "retort/exec/preflight.h"
@@ -285,7 +286,8 @@ int cmd_bench(int argc, char** argv) {
   options.threads = static_cast<int>(*threads);
   options.jobs = static_cast<int>(*jobs);
   exec::install_signal_handlers();
-  json results = {{"retort_version", RETORT_VERSION},
+  json results = {{"retort_version", version()},
+                  {"retort_commit", build_commit()},
                   {"date", utc_now()},
                   {"command", command_line(argc, argv)},
                   {"quick", quick},

@@ -4,6 +4,7 @@
 
 #include "args.h"
 #include "commands.h"
+#include "retort/core/build_info.h"
 
 namespace {
 
@@ -45,7 +46,7 @@ int main(int argc, char** argv) {
       !std::strcmp(argv[1], "help"))
     return std::fputs(kUsage, stdout), retort::cli::kExitOk;
   if (!std::strcmp(argv[1], "--version"))
-    return std::printf("retort %s\n", RETORT_VERSION), retort::cli::kExitOk;
+    return std::printf("retort %s\n", retort::build_description().c_str()), retort::cli::kExitOk;
   for (const Command& c : kCommands)
     if (!std::strcmp(argv[1], c.name)) return c.run(argc, argv);
   std::fprintf(stderr, "retort: unknown command '%s'\n\n%s", argv[1], kUsage);

@@ -3,6 +3,7 @@
 #include <set>
 
 #include "cli_support.h"
+#include "retort/core/build_info.h"
 
 namespace retort::cli_testing {
 namespace {
@@ -64,6 +65,12 @@ TEST_F(BenchCli, QuickRunOfOneBenchmarkWritesSeedMeansHashesAndPlotsThenResumesF
   EXPECT_NE(md.find("74 errors (99.26%), T = 20"), std::string::npos);
   EXPECT_NE(md.find("--quick smoke run"), std::string::npos);
   EXPECT_NE(md.find("(n=2)"), std::string::npos);
+  // The build that computed the results, in the JSON, the header and the benchmark's line.
+  const std::string commit(build_commit());
+  EXPECT_EQ(results["retort_commit"], commit);
+  for (const json& run : b["runs"]) EXPECT_EQ(run["computed_by"], json({commit}));
+  EXPECT_NE(md.find("retort " + build_description() + ", "), std::string::npos) << md;
+  EXPECT_NE(md.find(" UTC by commit " + commit + ", "), std::string::npos) << md;
   const std::string html = read_bytes(out / "bench.html");
   EXPECT_NE(html.find("<td>leave-out-3</td>"), std::string::npos);
   EXPECT_NE(html.find("<svg"), std::string::npos);

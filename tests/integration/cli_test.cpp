@@ -8,11 +8,13 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <regex>
 #include <sstream>
 #include <thread>
 
 #include "cli_support.h"
 #include "nlohmann/json.hpp"
+#include "retort/core/build_info.h"
 #include "retort/data/fashion_mnist.h"
 #include "retort/graph/input_convention.h"
 #include "retort/graph/onnx_io.h"
@@ -61,7 +63,10 @@ class Cli : public retort::cli_testing::TempDirTest {
 TEST_F(Cli, VersionAndHelp) {
   Result v = run_cli("--version");
   EXPECT_EQ(v.code, 0);
-  EXPECT_NE(v.out.find("retort 0."), std::string::npos) << v.out;
+  EXPECT_EQ(v.out, "retort " + retort::build_description() + "\n");  // the CLI is this build
+  EXPECT_TRUE(std::regex_match(
+      v.out, std::regex(R"(retort \d+\.\d+\.\d+( \(commit [0-9a-f]{12}(-dirty)?\))?\n)")))
+      << v.out;
   for (const char* cmd : {"run", "validate", "graph", "plugins", "eval", "train", "plot"}) {
     Result h = run_cli(std::string(cmd) + " --help");
     EXPECT_EQ(h.code, 0) << cmd;

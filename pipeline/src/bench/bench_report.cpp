@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <set>
 #include <sstream>
+#include <vector>
 
 #include "retort/report/svg_plot.h"
 
@@ -165,12 +166,14 @@ std::string html_cell(const Cell& c) {
   return out;
 }
 
-// "3 of 3 seeds complete, computed 2026-11-23 08:28 to 08:53 UTC, 24.9 min this run".
+// "3 of 3 seeds complete, computed 2026-11-23 08:28 to 08:53 UTC by commit 0123456789ab,
+// 24.9 min this run".
 std::string run_summary(const json& b) {
   int ok = 0;
   double seconds = 0;
   int ran = 0;
   std::string from, to;
+  std::vector<std::string> commits;
   for (const json& run : b["runs"]) {
     ok += run.value("ok", false) ? 1 : 0;
     seconds += run.value("seconds", 0.0);
@@ -179,6 +182,9 @@ std::string run_summary(const json& b) {
     const std::string t = run.value("computed_to", std::string());
     if (!f.empty() && (from.empty() || f < from)) from = f;
     if (t > to) to = t;
+    for (const json& c : run.value("computed_by", json::array()))
+      if (c.is_string() && std::find(commits.begin(), commits.end(), c) == commits.end())
+        commits.push_back(c.get<std::string>());
   }
   // "2026-11-23T08:28:01.123Z" -> "2026-11-23 08:28".
   auto minute = [](const std::string& iso) {
@@ -189,6 +195,10 @@ std::string run_summary(const json& b) {
   if (!from.empty() && !to.empty())
     text += ", computed " + minute(from) + " to " +
             minute(to).substr(from.substr(0, 10) == to.substr(0, 10) ? 11 : 0) + " UTC";
+  if (!commits.empty()) {
+    text += commits.size() == 1 ? " by commit " : " by commits ";
+    for (size_t i = 0; i < commits.size(); ++i) text += (i > 0 ? ", " : "") + commits[i];
+  }
   text += ran > 0 ? ", " + format("%.1f", seconds / 60) + " min this run" : ", all from the cache";
   return text;
 }
@@ -198,8 +208,11 @@ std::string header_text(const json& results) {
   std::string seeds;
   for (const json& s : results.value("seeds", json::array()))
     seeds += (seeds.empty() ? "" : ", ") + std::to_string(s.get<int64_t>());
-  std::string text = "retort " + results.value("retort_version", std::string("?")) + ", " +
-                     results.value("date", std::string("")) +
+  const std::string commit = results.value("retort_commit", std::string());
+  const std::string build =
+      results.value("retort_version", std::string("?")) +
+      (commit.empty() || commit == "unknown" ? "" : " (commit " + commit + ")");
+  std::string text = "retort " + build + ", " + results.value("date", std::string("")) +
                      ". Machine: " + m.value("cpu", std::string("unknown CPU")) + ", " +
                      std::to_string(m.value("cores", 0)) + " cores, " +
                      std::to_string(m.value("threads", 0)) + " threads used";

@@ -1,5 +1,6 @@
 #include "retort/bench/results.h"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -121,7 +122,10 @@ json collect_benchmark(const BenchmarkSpec& spec, const std::vector<SeedRun>& ru
     }
     // When its stages computed what the report shows (cached stages keep their first run's
     // times): ISO-8601 UTC strings, so the earliest and latest sort as text.
+    // And by which builds (commits, in order of first appearance; none from manifests written
+    // before builds were recorded).
     std::string from, to;
+    json commits = json::array();
     for (const json& stage : report["stages"]) {
       const json manifest =
           read_json_file(fs::path(run.folder) / stage.value("id", std::string()) / "manifest.json");
@@ -130,9 +134,14 @@ json collect_benchmark(const BenchmarkSpec& spec, const std::vector<SeedRun>& ru
       const std::string finished = manifest.value("finished", std::string());
       if (!started.empty() && (from.empty() || started < from)) from = started;
       if (finished > to) to = finished;
+      const json build = manifest.value("retort", json::object());
+      const std::string commit = build.is_object() ? build.value("commit", std::string()) : "";
+      if (!commit.empty() && std::find(commits.begin(), commits.end(), commit) == commits.end())
+        commits.push_back(commit);
     }
     out["runs"].back()["computed_from"] = from;
     out["runs"].back()["computed_to"] = to;
+    out["runs"].back()["computed_by"] = std::move(commits);
     // This seed's models: evaluate stages' entries first, then stages' own accuracies.
     std::vector<std::pair<std::string, json>> models;  // (name as measured, values)
     auto seen = [&models](const std::string& row) {

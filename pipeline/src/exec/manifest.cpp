@@ -10,6 +10,7 @@ namespace {
 
 std::vector<std::string> input_hashes(const std::vector<InputRecord>& records) {
   std::vector<std::string> hashes;
+  hashes.reserve(records.size());
   for (const InputRecord& r : records) hashes.push_back(r.hash);
   return hashes;
 }
@@ -64,7 +65,8 @@ nlohmann::json Manifest::to_json() const {
           {"started", started},
           {"finished", finished},
           {"seconds", seconds},
-          {"threads", threads}};
+          {"threads", threads},
+          {"retort", {{"version", retort_version}, {"commit", retort_commit}}}};
 }
 
 Expected<Manifest> Manifest::from_json(const nlohmann::json& j, const std::string& where) {
@@ -103,6 +105,12 @@ Expected<Manifest> Manifest::from_json(const nlohmann::json& j, const std::strin
   RETORT_RETURN_IF_ERROR(read_field(j, "finished", where, &m.finished));
   RETORT_RETURN_IF_ERROR(read_field(j, "seconds", where, &m.seconds));
   if (j.contains("threads")) RETORT_RETURN_IF_ERROR(read_field(j, "threads", where, &m.threads));
+  if (j.contains("retort")) {  // absent before builds were recorded
+    nlohmann::json retort;
+    RETORT_RETURN_IF_ERROR(read_field(j, "retort", where, &retort));
+    RETORT_RETURN_IF_ERROR(read_field(retort, "version", where + " retort", &m.retort_version));
+    RETORT_RETURN_IF_ERROR(read_field(retort, "commit", where + " retort", &m.retort_commit));
+  }
   return m;
 }
 

@@ -6,6 +6,7 @@
 #include <sstream>
 #include <vector>
 
+#include "retort/core/build_info.h"
 #include "retort/exec/artifact_store.h"
 
 namespace retort::exec {
@@ -58,7 +59,7 @@ std::string model_name(const nlohmann::json& entry, size_t index) {
   return fallback.append(std::to_string(index));
 }
 
-std::string md_cell(std::string text) {
+std::string md_cell(const std::string& text) {
   std::string out;
   for (char c : text) {
     if (c == '|') {
@@ -121,6 +122,14 @@ ComparisonTable baseline_comparison(const nlohmann::json& metrics) {
   return table;
 }
 
+std::string status_text(const StageOutcome& stage) {
+  std::string text = stage_status_name(stage.status);
+  if (stage.status == StageStatus::kCached && !stage.retort_commit.empty() &&
+      stage.retort_commit != build_commit())
+    text += " (commit " + stage.retort_commit + ")";
+  return text;
+}
+
 nlohmann::json report_json(const recipe::Recipe& recipe, const RunResult& result) {
   nlohmann::json stages = nlohmann::json::array();
   for (const StageOutcome& s : result.stages) {
@@ -129,10 +138,16 @@ nlohmann::json report_json(const recipe::Recipe& recipe, const RunResult& result
                       {"status", stage_status_name(s.status)},
                       {"seconds", s.seconds},
                       {"metrics", s.metrics},
-                      {"error", s.error.empty() ? nlohmann::json() : nlohmann::json(s.error)}});
+                      {"error", s.error.empty() ? nlohmann::json() : nlohmann::json(s.error)},
+                      {"retort_commit", s.retort_commit}});
   }
-  return {{"recipe", recipe.name}, {"recipe_path", recipe.path},    {"out_dir", result.out_dir},
-          {"ok", result.ok()},     {"cancelled", result.cancelled}, {"stages", std::move(stages)}};
+  return {{"recipe", recipe.name},
+          {"recipe_path", recipe.path},
+          {"out_dir", result.out_dir},
+          {"ok", result.ok()},
+          {"cancelled", result.cancelled},
+          {"retort", {{"version", version()}, {"commit", build_commit()}}},
+          {"stages", std::move(stages)}};
 }
 
 std::string report_markdown(const recipe::Recipe& recipe, const RunResult& result) {
@@ -140,15 +155,15 @@ std::string report_markdown(const recipe::Recipe& recipe, const RunResult& resul
   md << "# retort run: " << (recipe.name.empty() ? "recipe" : recipe.name) << "\n\n";
   md << "Output folder: `" << result.out_dir << "`";
   if (!recipe.path.empty()) md << " (recipe `" << recipe.path << "`)";
-  md << "\n\n";
+  md << ". Written by retort " << build_description() << ".\n\n";
   if (result.cancelled) md << "**The run was cancelled**; rerun the recipe to resume.\n\n";
   md << "| stage | type | status | seconds | key metrics |\n";
   md << "|---|---|---|---:|---|\n";
   for (const StageOutcome& s : result.stages) {
     char seconds[32];
     std::snprintf(seconds, sizeof seconds, "%.1f", s.seconds);
-    md << "| " << md_cell(s.id) << " | " << md_cell(s.type) << " | " << stage_status_name(s.status)
-       << " | " << seconds << " | " << md_cell(key_metrics(s.metrics)) << " |\n";
+    md << "| " << md_cell(s.id) << " | " << md_cell(s.type) << " | " << status_text(s) << " | "
+       << seconds << " | " << md_cell(key_metrics(s.metrics)) << " |\n";
   }
   // Stages that compare models against a baseline (the evaluate stage of a pipeline) get a
   // table of their own: what each step of the compression kept, saved and gained.

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <sstream>
 
+#include "retort/core/build_info.h"
 #include "retort/exec/report.h"
 #include "retort/report/svg_plot.h"
 
@@ -56,7 +57,7 @@ std::string report_html(const recipe::Recipe& recipe, const RunResult& result) {
     << "</style>\n</head>\n<body>\n<h1>retort run: " << xml_escape(name) << "</h1>\n";
   h << "<p>Output folder <code>" << xml_escape(result.out_dir) << "</code>";
   if (!recipe.path.empty()) h << ", recipe <code>" << xml_escape(recipe.path) << "</code>";
-  h << ".</p>\n";
+  h << ". Written by retort " << xml_escape(build_description()) << ".</p>\n";
   if (result.cancelled)
     h << "<p><strong>The run was cancelled</strong>; rerun the recipe to resume.</p>\n";
 
@@ -65,7 +66,7 @@ std::string report_html(const recipe::Recipe& recipe, const RunResult& result) {
   for (const StageOutcome& s : result.stages) {
     const bool failed = s.status == StageStatus::kFailed;
     h << "<tr" << (failed ? " class=\"failed\"" : "") << "><td>" << xml_escape(s.id) << "</td><td>"
-      << xml_escape(s.type) << "</td><td>" << stage_status_name(s.status) << "</td><td class=\"n\">"
+      << xml_escape(s.type) << "</td><td>" << xml_escape(status_text(s)) << "</td><td class=\"n\">"
       << fixed(s.seconds, "%.1f") << "</td><td>"
       << xml_escape(failed ? s.error : key_metrics(s.metrics)) << "</td></tr>\n";
   }

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "exec/iso_time.h"
+#include "retort/core/build_info.h"
 #include "retort/exec/content_hash.h"
 
 namespace retort::exec {
@@ -173,6 +174,8 @@ Status StageJob::resolve_inputs() {
   planned_.data = recipe.data.is_null() ? nlohmann::json::object() : recipe.data;
   planned_.seed = spec_.seed;
   planned_.threads = ctx_.threads_per_stage;
+  planned_.retort_version = version();
+  planned_.retort_commit = build_commit();
 
   for (const auto& [port, refs] : spec_.inputs) {
     std::vector<InputRecord>& records = planned_.inputs[port];
@@ -257,6 +260,7 @@ bool StageJob::try_cache() {
     outcome_.metrics = nullptr;
     return false;
   }
+  outcome_.retort_commit = old->retort_commit;
   return true;
 }
 
@@ -396,6 +400,7 @@ void StageJob::run_plugin() {
   for (auto& [port, artifacts] : outputs_) {
     for (Artifact& a : artifacts) a.path = (final_dir / fs::path(a.path).filename()).string();
   }
+  outcome_.retort_commit = planned_.retort_commit;
   finish(StageStatus::kRan);
 }
 

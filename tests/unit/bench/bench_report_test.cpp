@@ -38,6 +38,7 @@ json row(const std::string& model, double accuracy, double bytes, double latency
 // Latency: c (0.5 ms, 0.85) and a (1 ms, 0.90) are, b (2 ms, 0.80) is not.
 json results(bool quick) {
   return {{"retort_version", "0.1.0"},
+          {"retort_commit", "0123456789ab"},
           {"date", "2026-11-23 08:00 UTC"},
           {"command", "retort bench --only demo"},
           {"quick", quick},
@@ -60,14 +61,16 @@ json results(bool quick) {
                 {"ran", 4},
                 {"error", ""},
                 {"computed_from", "2026-11-23T07:00:01.500Z"},
-                {"computed_to", "2026-11-23T07:40:00.000Z"}},
+                {"computed_to", "2026-11-23T07:40:00.000Z"},
+                {"computed_by", {"0123456789ab"}}},
                {{"seed", 2},
                 {"ok", true},
                 {"seconds", 60},
                 {"ran", 4},
                 {"error", ""},
                 {"computed_from", "2026-11-23T07:40:01.000Z"},
-                {"computed_to", "2026-11-23T07:59:30.000Z"}},
+                {"computed_to", "2026-11-23T07:59:30.000Z"},
+                {"computed_by", {"fedcba987654", "0123456789ab"}}},
                {{"seed", 3}, {"ok", false}, {"seconds", 60}, {"error", "stage 'c' failed"}}}},
              {"rows",
               {row("a", 0.9, 100, 1.0, "99.3%"), row("b", 0.8, 50, 2.0, nullptr),
@@ -93,14 +96,17 @@ std::string table_line(const std::string& md, const std::string& model) {
 TEST(BenchMarkdown, OneRowPerModelWithSeedMeansPublishedNumbersAndTheParetoFront) {
   const std::string md = bench_markdown(results(false), "runs/bench");
   EXPECT_TRUE(contains(md,
-                       "retort 0.1.0, 2026-11-23 08:00 UTC. Machine: Test CPU <x86> & co, "
+                       "retort 0.1.0 (commit 0123456789ab), 2026-11-23 08:00 UTC. Machine: "
+                       "Test CPU <x86> & co, "
                        "2 cores, 2 threads used, load average 4.2 at the start and 1.0 at the "
                        "end (other work was running: latency and throughput are low). "
                        "Seeds: 1, 2, 3."));
   EXPECT_TRUE(contains(md, "retort bench --only demo"));
   EXPECT_TRUE(contains(md, "| published (Author 2020, Table 1) |"));
   EXPECT_TRUE(contains(
-      md, "2 of 3 seeds complete, computed 2026-11-23 07:00 to 07:59 UTC, 3.0 min this run"));
+      md,
+      "2 of 3 seeds complete, computed 2026-11-23 07:00 to 07:59 UTC by commits 0123456789ab, "
+      "fedcba987654, 3.0 min this run"));
   EXPECT_TRUE(contains(md, "- seed 3: stage 'c' failed"));
   EXPECT_TRUE(contains(md, "- problem: a published number is given for 'ghost'"));
   EXPECT_FALSE(contains(md, "--quick smoke run"));

@@ -61,11 +61,19 @@ class CollectTest : public ::testing::Test {
                 {"parameters", 20},
                 {"nonzero_parameters", 5}}}}}}}}}};
     std::ofstream(run / "report.json") << report.dump();
-    std::ofstream(run / "teacher" / "manifest.json")
-        << json({{"outputs", {{"model.onnx", teacher_hash}, {"metrics.json", "x"}}},
-                 {"started", "2026-11-2" + std::to_string(seed) + "T10:00:00.000Z"},
-                 {"finished", "2026-11-2" + std::to_string(seed) + "T10:05:00.000Z"}})
-               .dump();
+    json manifest = {{"outputs", {{"model.onnx", teacher_hash}, {"metrics.json", "x"}}},
+                     {"started", "2026-11-2" + std::to_string(seed) + "T10:00:00.000Z"},
+                     {"finished", "2026-11-2" + std::to_string(seed) + "T10:05:00.000Z"}};
+    // Seed 1's stages were computed by two builds; seed 2's manifest predates the record.
+    if (seed == 1) {
+      manifest["retort"] = {{"version", "0.1.0"}, {"commit", "aaaaaaaaaaaa"}};
+      fs::create_directories(run / "student");
+      const json student = {{"started", manifest["started"]},
+                            {"finished", manifest["finished"]},
+                            {"retort", {{"version", "0.1.0"}, {"commit", "bbbbbbbbbbbb-dirty"}}}};
+      std::ofstream(run / "student" / "manifest.json") << student.dump();
+    }
+    std::ofstream(run / "teacher" / "manifest.json") << manifest.dump();
   }
 
   std::vector<SeedRun> runs() const {
@@ -87,6 +95,8 @@ TEST_F(CollectTest, OneRowPerModelWithSeedStatisticsHashesAndThePublishedNumber)
   EXPECT_EQ(b["name"], "demo");
   EXPECT_EQ(b["runs"][1]["computed_from"], "2026-11-22T10:00:00.000Z");
   EXPECT_EQ(b["runs"][1]["computed_to"], "2026-11-22T10:05:00.000Z");
+  EXPECT_EQ(b["runs"][0]["computed_by"], json({"aaaaaaaaaaaa", "bbbbbbbbbbbb-dirty"}));
+  EXPECT_EQ(b["runs"][1]["computed_by"], json::array());
   EXPECT_TRUE(b["ok"].get<bool>());
   ASSERT_EQ(b["rows"].size(), 3u);  // evaluate's models first, then stages with an accuracy
   const json& teacher = b["rows"][0];

@@ -105,6 +105,8 @@ Manifest sample_manifest() {
   m.finished = "2024-05-01T12:00:01.500Z";
   m.seconds = 1.5;
   m.threads = 2;
+  m.retort_version = "0.1.0";
+  m.retort_commit = "0123456789ab-dirty";
   return m;
 }
 
@@ -120,6 +122,28 @@ TEST(Manifest, RoundTripsThroughAFile) {
   EXPECT_EQ(back->inputs["teacher"][0].path, "/runs/t/model.onnx");
   EXPECT_EQ(back->finished, m.finished);
   EXPECT_EQ(back->threads, 2);
+  EXPECT_EQ(back->retort_version, "0.1.0");
+  EXPECT_EQ(back->retort_commit, "0123456789ab-dirty");
+}
+
+// Manifests written before builds were recorded still read (and stay cache hits).
+TEST(Manifest, WithoutTheBuildStillReads) {
+  TempDir dir;
+  nlohmann::json j = sample_manifest().to_json();
+  ASSERT_TRUE(j.contains("retort"));
+  j.erase("retort");
+  write_text(dir.path("old.json"), j.dump());
+  Expected<Manifest> old = read_manifest(dir.path("old.json"));
+  ASSERT_TRUE(old.ok()) << old.status().message();
+  EXPECT_EQ(old->retort_commit, "");
+  EXPECT_TRUE(old->same_key(sample_manifest()));
+
+  j["retort"] = {{"version", "0.1.0"}};  // half a record is an error that names the file
+  write_text(dir.path("half.json"), j.dump());
+  Expected<Manifest> half = read_manifest(dir.path("half.json"));
+  ASSERT_FALSE(half.ok());
+  EXPECT_TRUE(contains(half.status().message(), "half.json retort: missing \"commit\""))
+      << half.status().message();
 }
 
 TEST(Manifest, KeyComparesContentNotPlaces) {
@@ -127,6 +151,7 @@ TEST(Manifest, KeyComparesContentNotPlaces) {
   Manifest moved = m;
   moved.inputs["teacher"][0] = {"teacher2.model", "/elsewhere/model.onnx", "00000000000000aa"};
   moved.started = "other";
+  moved.retort_commit = "fedcba987654";  // another build's result is still a cache hit
   EXPECT_TRUE(m.same_key(moved));
 
   auto differs = [&](auto edit) {

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "exec_test_support.h"
+#include "retort/core/build_info.h"
 #include "retort/exec/manifest.h"
 
 namespace retort::exec {
@@ -199,6 +200,29 @@ TEST_F(ExecutorTest, UnchangedRerunRunsNothing) {
   // Cached stages still report their metrics.
   EXPECT_EQ(second.stage("c")->metrics["count"], 4);
   EXPECT_EQ(second.stage("r1")->metrics["accuracy"], 0.75);
+}
+
+// Each result says which build computed it: the manifest records this build when a stage
+// runs, and a cache hit reports the build in the manifest (here another, edited in).
+TEST_F(ExecutorTest, ResultsRecordTheBuildThatComputedThem) {
+  auto recipe = make_recipe({stage("a", "make"), stage("r1", "relay", {{"in", {"a.model"}}})});
+  RunResult first = run_ok(recipe, registry_, dir_.path("out"));
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(first.stage("a")->retort_commit, build_commit());
+  const std::string manifest_path = dir_.path("out/a/manifest.json");
+  Expected<Manifest> written = read_manifest(manifest_path);
+  ASSERT_TRUE(written.ok()) << written.status().message();
+  EXPECT_EQ(written->retort_version, version());
+  EXPECT_EQ(written->retort_commit, build_commit());
+
+  Manifest edited = *written;
+  edited.retort_commit = "0123456789ab";
+  ASSERT_TRUE(write_manifest(edited, manifest_path).ok());
+  RunResult second = run_ok(recipe, registry_, dir_.path("out"));
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(second.stage("a")->status, StageStatus::kCached);  // the build is not in the key
+  EXPECT_EQ(second.stage("a")->retort_commit, "0123456789ab");
+  EXPECT_EQ(second.stage("r1")->retort_commit, build_commit());
 }
 
 TEST_F(ExecutorTest, ParamChangeRerunsThatStageAndWhatDependsOnIt) {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "exec_test_support.h"
+#include "retort/core/build_info.h"
 #include "retort/report/svg_plot.h"
 
 namespace retort::exec {
@@ -36,24 +37,36 @@ TEST(Report, MarkdownTableAndErrors) {
   RunResult result;
   result.out_dir = "runs/demo";
   result.cancelled = true;
-  StageOutcome ran{"t", "train", StageStatus::kRan, 12.34, {{"accuracy", 0.9}}, ""};
-  StageOutcome failed{"e|x", "export", StageStatus::kFailed,
-                      0.0,   nullptr,  "stage 'e|x' (export): disk full"};
-  result.stages = {ran, failed};
+  const std::string this_build(build_commit());
+  StageOutcome ran{"t", "train", StageStatus::kRan, 12.34, {{"accuracy", 0.9}}, "", this_build};
+  StageOutcome failed{
+      "e|x", "export", StageStatus::kFailed, 0.0, nullptr, "stage 'e|x' (export): disk full", ""};
+  // Cached results: one computed by this build, one by another (a commit no build has).
+  StageOutcome cached_here{"c1", "train", StageStatus::kCached, 0.1, nullptr, "", this_build};
+  StageOutcome cached_elsewhere{"c2",    "train", StageStatus::kCached, 0.1,
+                                nullptr, "",      "0123456789ab"};
+  result.stages = {ran, failed, cached_here, cached_elsewhere};
   const std::string md = report_markdown(recipe, result);
   EXPECT_TRUE(contains(md, "# retort run: demo\n"));
   EXPECT_TRUE(contains(md, "Output folder: `runs/demo`"));
+  EXPECT_TRUE(contains(md, ". Written by retort " + build_description() + ".\n"));
   EXPECT_TRUE(contains(md, "**The run was cancelled**"));
   EXPECT_TRUE(contains(md, "| t | train | ran | 12.3 | accuracy 0.9 |\n"));
   EXPECT_TRUE(contains(md, "| e\\|x | export | failed | 0.0 |  |\n"));
+  EXPECT_TRUE(contains(md, "| c1 | train | cached | 0.1 |  |\n"));
+  EXPECT_TRUE(contains(md, "| c2 | train | cached (commit 0123456789ab) | 0.1 |  |\n"));
   EXPECT_TRUE(contains(md, "## Errors\n\n- **e|x**: stage 'e|x' (export): disk full\n"));
 
   nlohmann::json j = report_json(recipe, result);
   EXPECT_EQ(j["recipe"], "demo");
   EXPECT_EQ(j["cancelled"], true);
   EXPECT_EQ(j["ok"], false);
+  EXPECT_EQ(j["retort"]["version"], RETORT_VERSION);
+  EXPECT_EQ(j["retort"]["commit"], this_build);
   EXPECT_EQ(j["stages"][0]["seconds"], 12.34);
+  EXPECT_EQ(j["stages"][0]["retort_commit"], this_build);
   EXPECT_EQ(j["stages"][1]["error"], "stage 'e|x' (export): disk full");
+  EXPECT_EQ(j["stages"][3]["retort_commit"], "0123456789ab");
 }
 
 TEST(Report, ModelsAgainstABaselineGetTheirOwnTable) {
@@ -78,7 +91,7 @@ TEST(Report, ModelsAgainstABaselineGetTheirOwnTable) {
                                {"throughput", 118561.0},
                                {"speedup", 8.22},
                                {"latency_ms_median", 0.132}}}}};
-  result.stages = {StageOutcome{"evaluate", "evaluate", StageStatus::kRan, 3.0, metrics, ""}};
+  result.stages = {StageOutcome{"evaluate", "evaluate", StageStatus::kRan, 3.0, metrics, "", ""}};
   const std::string md = report_markdown(recipe, result);
   EXPECT_TRUE(contains(md, "## evaluate: every model against teacher.model"));
   EXPECT_TRUE(contains(
@@ -98,13 +111,14 @@ TEST(Report, HtmlPageHasTheTablesAndAnAccuracySizePlotWithItsParetoFront) {
        {{{"name", "teacher.model"}, {"accuracy", 0.92}, {"bytes", 3300000}},
         {{"name", "pruned.model"}, {"accuracy", 0.91}, {"bytes", 245000}},
         {{"name", "int8.model"}, {"accuracy", 0.91}, {"bytes", 66000}, {"speedup", 7.95}}}}};
-  StageOutcome failed{"x", "export", StageStatus::kFailed, 0.0, nullptr, "disk <full>"};
-  result.stages = {StageOutcome{"evaluate", "evaluate", StageStatus::kRan, 3.0, metrics, ""},
+  StageOutcome failed{"x", "export", StageStatus::kFailed, 0.0, nullptr, "disk <full>", ""};
+  result.stages = {StageOutcome{"evaluate", "evaluate", StageStatus::kRan, 3.0, metrics, "", ""},
                    failed};
   const std::string html = report_html(recipe, result);
   EXPECT_EQ(html.rfind("<!DOCTYPE html>", 0), 0u);
   EXPECT_TRUE(contains(html, "<title>retort run: pipe&lt;line&gt;</title>"));
   EXPECT_TRUE(contains(html, "<td>disk &lt;full&gt;</td>"));
+  EXPECT_TRUE(contains(html, ". Written by retort " + build_description() + ".</p>"));
   EXPECT_TRUE(contains(html, "<h2>evaluate: every model against teacher.model</h2>"));
   EXPECT_TRUE(contains(html, "<td class=\"n\">7.95x</td>"));
   // One inline SVG without an XML prolog, labelled points, and the page closes.

@@ -3,12 +3,15 @@
 // published number beside it, and the run folders and artifact hashes that produced it.
 //
 // bench.json:
-//   {"retort_version", "date", "command", "quick", "seeds": [1, 2, 3],
+//   {"retort_version", "retort_commit" (the build that wrote the report), "date", "command",
+//    "quick", "seeds": [1, 2, 3],
 //    "machine": {"cpu", "cores", "threads", "load_start", "load_end"},
 //    "benchmarks": [{"name", "recipe", "source", "ok",
 //      "runs": [{"seed", "folder", "ok", "seconds" (this invocation), "ran", "cached", "failed",
 //                "error", "computed_from", "computed_to" (its stages' first and last manifest
-//                times: when the results were computed, even if served from the cache now)}],
+//                times: when the results were computed, even if served from the cache now),
+//                "computed_by" (the commits of the builds that computed them, from the same
+//                manifests)}],
 //      "rows": [{"model", "published" (or null), "accuracy"/"bytes"/"parameters"/"sparsity"/
 //                "latency_ms"/"throughput"/"accuracy_retained"/"compression_ratio"/
 //                "speedup": {"mean", "std", "n", "values"} or null,

@@ -33,6 +33,9 @@ struct StageOutcome {
   // kFailed: the message, tagged with the stage id: "stage 'teacher' (train): ...".
   // kNotRun: why (a failed dependency, or the run was cancelled).
   std::string error;
+  // kRan and kCached: the git commit of the build that computed the result (build_commit():
+  // this build's when it ran, the manifest's when cached; empty if that manifest predates it).
+  std::string retort_commit;
 };
 
 struct RunOptions {

@@ -40,6 +40,10 @@ struct Manifest {
   std::string finished;
   double seconds = 0;
   int threads = 0;
+  // The build that ran the stage (retort/core/build_info.h). Not part of the key: a cached
+  // result keeps the build that computed it. Empty in manifests written before it was recorded.
+  std::string retort_version;
+  std::string retort_commit;
 
   // True when a stage with `other`'s key would produce this manifest's outputs: same type,
   // plugin, params, data, seed and input hashes (input paths and refs may differ).

@@ -13,18 +13,23 @@
 
 namespace retort::exec {
 
-// {"recipe", "out_dir", "ok", "cancelled", "stages": [{id, type, status, seconds, metrics,
-// error}]}; metrics and error are null when the stage has none.
+// {"recipe", "out_dir", "ok", "cancelled", "retort": {version, commit}, "stages": [{id, type,
+// status, seconds, metrics, error, retort_commit}]}; metrics and error are null when the stage
+// has none, retort_commit is the build that computed the stage's result ("" if unknown).
 nlohmann::json report_json(const recipe::Recipe& recipe, const RunResult& result);
 
-// A table of stage, type, status, seconds and key metrics (accuracy, loss, sizes, latency...),
-// then the errors in full.
+// The build that wrote the report, then a table of stage, type, status, seconds and key
+// metrics (accuracy, loss, sizes, latency...), then the errors in full.
 std::string report_markdown(const recipe::Recipe& recipe, const RunResult& result);
 
 // The same as one self-contained HTML page (report_html.cpp), with an accuracy-vs-size plot of
 // every model that has both (the evaluate stages' models, else each stage's own result) and
 // its Pareto front marked.
 std::string report_html(const recipe::Recipe& recipe, const RunResult& result);
+
+// A stage's status as the reports show it: "ran", "failed"...; a cached result computed by a
+// build other than this one says which: "cached (commit 0123456789ab)".
+std::string status_text(const StageOutcome& stage);
 
 // "accuracy 0.8712, params 1,234,567": the metrics a reader scans for, in a fixed order; for
 // per-model metrics ({"models": [{"name": ..., ...}]} or {"<name>": {...}}) one group per model.
