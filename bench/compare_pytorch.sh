@@ -7,8 +7,8 @@
 # The sides take turns: ROUNDS rounds (default 3), each running every benchmark on both sides,
 # retort first in odd rounds and PyTorch first in even ones, 3 repetitions per process. This
 # machine's speed drifts over minutes, and one side measured after the other would carry the
-# drift into the ratio; each side's time is the median over all its repetitions, and the
-# per-round ratios show the spread.
+# drift into the ratio. Each side's time is the median of its rounds' medians; "paired" is the
+# median of the rounds' own ratios (the one to quote), and the per-round ratios show the spread.
 # Usage: bench/compare_pytorch.sh [build-dir]   (needs: scripts/setup.sh --with-torch, and the
 #        bench_train and bench_distill targets built in build-dir)
 # Threads: OMP_NUM_THREADS if set, else 2; both sides use the same count.

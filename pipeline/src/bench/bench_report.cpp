@@ -7,6 +7,7 @@
 #include <sstream>
 #include <vector>
 
+#include "retort/core/build_info.h"
 #include "retort/report/svg_plot.h"
 
 namespace retort::bench {
@@ -208,11 +209,10 @@ std::string header_text(const json& results) {
   std::string seeds;
   for (const json& s : results.value("seeds", json::array()))
     seeds += (seeds.empty() ? "" : ", ") + std::to_string(s.get<int64_t>());
-  const std::string commit = results.value("retort_commit", std::string());
-  const std::string build =
-      results.value("retort_version", std::string("?")) +
-      (commit.empty() || commit == "unknown" ? "" : " (commit " + commit + ")");
-  std::string text = "retort " + build + ", " + results.value("date", std::string("")) +
+  std::string text = "retort " +
+                     describe_build(results.value("retort_version", std::string("?")),
+                                    results.value("retort_commit", std::string())) +
+                     ", " + results.value("date", std::string("")) +
                      ". Machine: " + m.value("cpu", std::string("unknown CPU")) + ", " +
                      std::to_string(m.value("cores", 0)) + " cores, " +
                      std::to_string(m.value("threads", 0)) + " threads used";

@@ -6,11 +6,14 @@ std::string_view version() {
   return RETORT_VERSION;
 }
 
-std::string build_description() {
-  const std::string_view commit = build_commit();
-  std::string text(version());
-  if (commit != "unknown") text.append(" (commit ").append(commit).append(")");
+std::string describe_build(std::string_view version, std::string_view commit) {
+  std::string text(version);
+  if (!commit.empty() && commit != "unknown") text.append(" (commit ").append(commit).append(")");
   return text;
+}
+
+std::string build_description() {
+  return describe_build(version(), build_commit());
 }
 
 }  // namespace retort

@@ -10,11 +10,14 @@
 namespace retort {
 namespace {
 
-// `git rev-parse --short=12 HEAD` in the source checkout, or "" without git or a checkout.
+// `git rev-parse --short=12 HEAD` in the source checkout, or "" without git or when the
+// sources are not the top of a checkout (as cmake/write_build_info.cmake decides).
 std::string checkout_head() {
   const std::string source =
       std::filesystem::path(RETORT_TEST_DATA_DIR).parent_path().parent_path();
-  const std::string command = "git -C '" + source + "' rev-parse --short=12 HEAD 2>/dev/null";
+  const std::string command = "cd '" + source +
+                              "' 2>/dev/null && [ \"$(git rev-parse --show-toplevel 2>/dev/null)\" "
+                              "= \"$(pwd -P)\" ] && git rev-parse --short=12 HEAD 2>/dev/null";
   FILE* pipe = popen(command.c_str(), "r");
   if (pipe == nullptr) return "";
   char line[64] = {};
@@ -39,6 +42,10 @@ TEST(BuildInfo, CommitIsTwelveHexDigitsOrUnknown) {
     EXPECT_EQ(description, std::string(version()));
   else
     EXPECT_EQ(description, std::string(version()) + " (commit " + commit + ")");
+  // A recorded build: no commit, or an unknown one, is the version alone.
+  EXPECT_EQ(describe_build("1.2.3", "0123456789ab-dirty"), "1.2.3 (commit 0123456789ab-dirty)");
+  EXPECT_EQ(describe_build("1.2.3", "unknown"), "1.2.3");
+  EXPECT_EQ(describe_build("1.2.3", ""), "1.2.3");
 }
 
 // The generated file reads the checkout the build came from (re-read at every build, so a

@@ -15,7 +15,11 @@ std::string_view version();
 // files differed from it; "unknown" when built outside a git checkout (or without git).
 std::string_view build_commit();
 
-// "0.1.0 (commit 3ea8a92c1d2e)", or "0.1.0" when the commit is unknown.
+// "0.1.0 (commit 3ea8a92c1d2e)", or "0.1.0" when the commit is "unknown" or empty: how
+// reports name a build, this one or one recorded in a file.
+std::string describe_build(std::string_view version, std::string_view commit);
+
+// describe_build() of this build.
 std::string build_description();
 
 }  // namespace retort
