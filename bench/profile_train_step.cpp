@@ -12,6 +12,8 @@
 // --fused-update 1 (the default, as train_classifier): each parameter is updated inside
 // backward as soon as it is final (Optimizer::backward_and_step), so the update's time is
 // part of "backward"; 0 runs backward, then the whole update, and times them apart.
+// --prefetch K: batches prepared ahead on the loader's worker; -1 (the default, as
+// train_classifier) lets the loader decide (0 when the OpenMP threads take every CPU).
 //
 // The default is the hinton benchmark's student (recipes/benchmarks/hinton.json, stage
 // "scratch"): MLP 784-800-800-10, batch 128, SGD lr 0.02 momentum 0.9, no augmentation.
@@ -44,7 +46,7 @@ struct Options {
   int64_t steps = 300;
   int64_t warmup = 20;
   int64_t batch = 128;
-  int prefetch = 2;
+  int prefetch = data::LoaderOptions::kAutoPrefetch;
   bool fused_update = true;
   int64_t crop_padding = 0;
   engine::OptimizerConfig optimizer{.type = "sgd", .lr = 0.02f, .momentum = 0.9f};

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <numeric>
 
+#include "retort/core/cpu_budget.h"
 #include "retort/data/seeded_random.h"
 
 namespace retort::data {
@@ -12,6 +13,9 @@ namespace {
 constexpr uint64_t kShuffleTag = 0x53485546464C45ull;  // "SHUFFLE"
 constexpr uint64_t kAugmentTag = 0x4155474D454E54ull;  // "AUGMENT"
 constexpr int kMaxPrefetch = 8;
+constexpr int kAutoPrefetchDepth = 2;
+// Below this many floats a batch is copied by one thread: waking the team costs more.
+constexpr int64_t kTeamFillFloats = 1 << 15;
 }  // namespace
 
 Status Batch::copy_to(std::span<float> images_out, std::span<int32_t> labels_out) const {
@@ -35,9 +39,11 @@ Expected<std::unique_ptr<BatchLoader>> BatchLoader::create(const Dataset& datase
     return make_error(ErrorCode::kInvalidArgument, where, ": batch_size is ", options.batch_size,
                       "; use 1 or more");
   }
-  if (options.prefetch < 0 || options.prefetch > kMaxPrefetch) {
+  if (options.prefetch != LoaderOptions::kAutoPrefetch &&
+      (options.prefetch < 0 || options.prefetch > kMaxPrefetch)) {
     return make_error(ErrorCode::kInvalidArgument, where, ": prefetch is ", options.prefetch,
-                      "; use 0 (no background work) to ", kMaxPrefetch);
+                      "; use 0 (no background work) to ", kMaxPrefetch,
+                      ", or LoaderOptions::kAutoPrefetch (", LoaderOptions::kAutoPrefetch, ")");
   }
   const int64_t side = std::min(dataset.height(), dataset.width());
   if (options.augment.crop_padding < 0 || options.augment.crop_padding >= side) {
@@ -50,7 +56,10 @@ Expected<std::unique_ptr<BatchLoader>> BatchLoader::create(const Dataset& datase
                       options.batch_size, " leaves no batch of the ", dataset.size(),
                       " samples; lower batch_size or turn drop_last off");
   }
-  return std::unique_ptr<BatchLoader>(new BatchLoader(dataset, options));
+  LoaderOptions resolved = options;
+  if (resolved.prefetch == LoaderOptions::kAutoPrefetch)
+    resolved.prefetch = usable_cpus() > compute_threads() ? kAutoPrefetchDepth : 0;
+  return std::unique_ptr<BatchLoader>(new BatchLoader(dataset, resolved));
 }
 
 BatchLoader::BatchLoader(const Dataset& dataset, const LoaderOptions& options)
@@ -147,7 +156,7 @@ void BatchLoader::run_prefetch_task(int64_t batch) {
       claimed = true;
     }
   }
-  if (claimed) fill(batch, slot);
+  if (claimed) fill(batch, slot, false);
   // Notify under the lock: once in_flight_ reaches 0 the loader may be destroyed, and this
   // task must not touch it after releasing the lock.
   std::lock_guard lock(mutex_);
@@ -167,7 +176,7 @@ bool BatchLoader::next(Batch& out) {
   const int64_t batch = next_batch_++;
   Slot& slot = slot_of(batch);
   if (options_.prefetch == 0) {
-    fill(batch, slot);
+    fill(batch, slot, true);
   } else {
     // The slot of the batch just released takes the batch `prefetch` ahead of this one.
     if (batch + options_.prefetch < batches_per_epoch()) schedule(batch + options_.prefetch);
@@ -177,7 +186,7 @@ bool BatchLoader::next(Batch& out) {
       // The worker has not started it (busy or starved): prepare it here rather than wait.
       slot.state = SlotState::kFilling;
       lock.unlock();
-      fill(batch, slot);
+      fill(batch, slot, true);
       lock.lock();
       slot.state = SlotState::kReady;
     }
@@ -197,7 +206,7 @@ bool BatchLoader::next(Batch& out) {
   return true;
 }
 
-void BatchLoader::fill(int64_t batch, Slot& slot) const {
+void BatchLoader::fill(int64_t batch, Slot& slot, bool team) const {
   const int64_t rows = batch_rows(batch);
   const int64_t sample = channels_ * height_ * width_;
   const int64_t* order = order_.data() + batch * options_.batch_size;
@@ -205,6 +214,9 @@ void BatchLoader::fill(int64_t batch, Slot& slot) const {
   float* out_images = slot.images.data<float>();
   int32_t* out_labels = slot.labels.data<int32_t>();
   const bool augment = options_.augment.enabled();
+  // Rows are independent and each one's draw is keyed by its sample: any split gives the same
+  // batch.
+#pragma omp parallel for schedule(static) if (team && rows * sample >= kTeamFillFloats)
   for (int64_t i = 0; i < rows; ++i) {
     const int64_t index = order[i];
     const float* src = images + index * sample;

@@ -16,6 +16,7 @@
 
 #include "exec/cancel_flag.h"
 #include "exec/stage_job.h"
+#include "retort/core/cpu_budget.h"
 #include "retort/core/text.h"
 #include "retort/exec/report.h"
 
@@ -212,6 +213,9 @@ Expected<RunResult> run_recipe(const recipe::Recipe& recipe, const plugin::Stage
   ctx.force = &options.force;
   ctx.cancel = cancel_flag();
   ctx.threads_per_stage = std::max(1, threads / jobs);
+  // What the stages' OpenMP teams keep busy together: batch loaders prepare batches on a
+  // worker of their own only when the machine has a CPU beyond these.
+  const ComputeThreadsScope compute(jobs * ctx.threads_per_stage);
 
   // Stage bodies run on TBB threads and hold them while OpenMP computes; besides the heavy
   // stages, leave the caller and one worker free, e.g. for batch loaders' prefetch arenas.

@@ -7,6 +7,9 @@
 #include <set>
 #include <vector>
 
+#include <omp.h>
+
+#include "retort/core/cpu_budget.h"
 #include "test_support.h"
 
 namespace retort::data {
@@ -164,6 +167,51 @@ TEST(BatchLoader, PrefetchGivesTheSameBatchesAsNoPrefetch) {
             run_epoch(*sync, 0)[0].images);
 }
 
+TEST(BatchLoader, BatchesSplitOverTheCallersTeamAreTheOnesOneThreadMakes) {
+  // 28x28 samples, batch 64: 50,176 floats, enough for next() to split the rows over the
+  // OpenMP team. Whatever the team, the same crops, flips and rows.
+  const Dataset ds = counting(150, 28);
+  LoaderOptions o = augmented(13, 0);
+  o.batch_size = 64;
+  const int saved = omp_get_max_threads();
+  omp_set_num_threads(1);
+  auto single = make_loader(ds, o);
+  ASSERT_TRUE(single);
+  const auto expected0 = run_epoch(*single, 0), expected1 = run_epoch(*single, 1);
+  omp_set_num_threads(3);  // an odd split of the 64 rows
+  auto team = make_loader(ds, o);
+  ASSERT_TRUE(team);
+  const auto got0 = run_epoch(*team, 0), got1 = run_epoch(*team, 1);
+  omp_set_num_threads(saved);
+  EXPECT_EQ(got0, expected0);
+  EXPECT_EQ(got1, expected1);
+  EXPECT_NE(expected0[0].images, expected1[0].images);  // augmentation and order did vary
+}
+
+TEST(BatchLoader, AutoPrefetchUsesAWorkerOnlyWhenTheComputeLeavesACpu) {
+  const Dataset ds = counting(40);
+  LoaderOptions o;
+  o.batch_size = 8;
+  ASSERT_EQ(o.prefetch, LoaderOptions::kAutoPrefetch);
+  {
+    const ComputeThreadsScope every_cpu(usable_cpus());
+    auto loader = make_loader(ds, o);
+    ASSERT_TRUE(loader);
+    EXPECT_EQ(loader->options().prefetch, 0);
+  }
+  if (usable_cpus() > 1) {
+    const ComputeThreadsScope all_but_one(usable_cpus() - 1);
+    auto loader = make_loader(ds, o);
+    ASSERT_TRUE(loader);
+    EXPECT_EQ(loader->options().prefetch, 2);
+  }
+  o.prefetch = 3;  // an explicit count is kept
+  const ComputeThreadsScope every_cpu(usable_cpus());
+  auto loader = make_loader(ds, o);
+  ASSERT_TRUE(loader);
+  EXPECT_EQ(loader->options().prefetch, 3);
+}
+
 TEST(BatchLoader, AugmentedRowsAreCropsAndFlipsOfTheirSample) {
   const int64_t side = 5;
   const Dataset ds = counting(8, side);
@@ -260,6 +308,10 @@ TEST(BatchLoader, RejectsBadOptionsWithTheValue) {
   o.drop_last = false;
   o.prefetch = 9;
   EXPECT_TRUE(contains(BatchLoader::create(ds, o).status().message(), "prefetch is 9"));
+  o.prefetch = -2;
+  EXPECT_TRUE(contains(BatchLoader::create(ds, o).status().message(),
+                       "prefetch is -2; use 0 (no background work) to 8, or "
+                       "LoaderOptions::kAutoPrefetch (-1)"));
 }
 
 TEST(BatchLoader, DestroyingMidEpochWaitsForPrefetch) {

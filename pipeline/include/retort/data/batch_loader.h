@@ -1,7 +1,8 @@
-// Iterates a Dataset in batches for training and evaluation. Batches are prepared ahead of
-// the step that needs them on one TBB worker, into a small ring of buffers allocated once:
-// nothing is allocated per batch. Order and augmentation depend only on (seed, epoch), never
-// on thread timing, so prefetching gives exactly the batches a synchronous loader gives.
+// Iterates a Dataset in batches for training and evaluation. When a core is free for it,
+// batches are prepared ahead of the step that needs them on one TBB worker; otherwise each is
+// prepared inside next() by the caller's OpenMP team. Either way into a small ring of buffers
+// allocated once: nothing is allocated per batch. Order and augmentation depend only on
+// (seed, epoch), never on thread timing, so every mode gives exactly the same batches.
 #pragma once
 
 #include <condition_variable>
@@ -30,8 +31,13 @@ struct LoaderOptions {
   bool drop_last = false;
   AugmentOptions augment;
   // Batches prepared ahead by the background worker (0..8); 0 prepares each batch inside
-  // next() on the caller's thread.
-  int prefetch = 2;
+  // next(), split over the caller's OpenMP threads. kAutoPrefetch: 2 when the process has a
+  // CPU that its compute leaves free (usable_cpus() > compute_threads()), else 0. On a
+  // machine whose cores all compute, a worker preparing ahead preempts an OpenMP thread and
+  // its whole team waits: measured on 2 cores, 7% slower per training step than preparing
+  // the batch in next() (bench/README.md).
+  static constexpr int kAutoPrefetch = -1;
+  int prefetch = kAutoPrefetch;
 };
 
 // One batch, valid until the next call to next() or start_epoch() on its loader.
@@ -76,6 +82,7 @@ class BatchLoader {
 
   int64_t batches_per_epoch() const;
   int64_t dataset_size() const { return num_samples_; }
+  // The options as given, except prefetch: the count in use, kAutoPrefetch resolved.
   const LoaderOptions& options() const { return options_; }
 
  private:
@@ -92,7 +99,9 @@ class BatchLoader {
   int64_t batch_rows(int64_t batch) const;
   void schedule(int64_t batch);
   void run_prefetch_task(int64_t batch);
-  void fill(int64_t batch, Slot& slot) const;
+  // `team`: split the rows over the calling thread's OpenMP team (never on the TBB worker,
+  // where a team would be threads on top of the compute's).
+  void fill(int64_t batch, Slot& slot, bool team) const;
   void cancel_and_wait();
 
   LoaderOptions options_;
