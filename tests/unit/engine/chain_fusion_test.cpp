@@ -339,6 +339,9 @@ INSTANTIATE_TEST_SUITE_P(
         GemmConfig{.label = "split_over_columns", .columns = 530, .threads = 2},
         GemmConfig{
             .label = "split_no_c", .columns = 800, .threads = 3, .has_c = false, .alpha = 2.0f},
+        // 6 x 6000: the bias gradient (reduce_sum_to) splits its columns over the threads.
+        GemmConfig{.label = "bias_wide_two_threads", .columns = 6000, .threads = 2},
+        GemmConfig{.label = "bias_wide_three_threads", .columns = 6001, .threads = 3},
         GemmConfig{.label = "bias_plain_weights", .trans_b = 0},
         GemmConfig{.label = "no_c_scaled", .has_c = false, .alpha = 2.0f},
         GemmConfig{.label = "c_ignored", .alpha = 0.5f, .beta = 0.0f},
