@@ -117,7 +117,7 @@ TEST(BatchLoader, EverySampleOncePerEpochWithAShortZeroPaddedLastBatch) {
     EXPECT_EQ(all, expected);
     // Rows 3..9 of the last batch are zeros.
     const Seen& last = batches.back();
-    EXPECT_TRUE(std::all_of(last.images.begin() + 3 * 16, last.images.end(),
+    EXPECT_TRUE(std::all_of(last.images.begin() + std::ptrdiff_t{3} * 16, last.images.end(),
                             [](float v) { return v == 0.0f; }));
     EXPECT_TRUE(
         std::all_of(last.labels.begin() + 3, last.labels.end(), [](int32_t v) { return v == 0; }));
@@ -281,7 +281,7 @@ TEST(BatchLoader, CopyToCallerBuffers) {
   ASSERT_TRUE(loader);
   Batch batch;
   ASSERT_TRUE(loader->next(batch));
-  std::vector<float> images(4 * 16, -1.0f);
+  std::vector<float> images(size_t{4} * 16, -1.0f);
   std::vector<int32_t> labels(4, -1);
   ASSERT_TRUE(batch.copy_to(images, labels).ok());
   EXPECT_TRUE(std::equal(ds.sample(0), ds.sample(4), images.begin()));
