@@ -13,6 +13,7 @@
 
 #include <tbb/task_arena.h>
 
+#include "retort/core/cpu_budget.h"
 #include "retort/plugin/sdk.h"
 
 namespace retort::exec::testing {
@@ -39,6 +40,7 @@ void record_run(const retort_host* host, retort_stage_run* run) {
   const std::string id = host->stage_id(run);
   log.runs.push_back(id);
   log.omp_threads[id] = omp_get_max_threads();
+  log.compute_threads[id] = compute_threads();
   log.host_threads[id] = host->threads(run);
   log.output_dirs[id] = host->output_dir(run);
 }
@@ -230,6 +232,7 @@ void StageLog::reset() {
   runs.clear();
   intervals.clear();
   omp_threads.clear();
+  compute_threads.clear();
   host_threads.clear();
   output_dirs.clear();
   slow_started = 0;

@@ -31,10 +31,11 @@ struct StageLog {
     std::chrono::steady_clock::time_point start, end;
   };
   std::mutex mutex;
-  std::vector<std::string> runs;              // stage ids, in the order their run() began
-  std::map<std::string, Interval> intervals;  // "slow" stages
-  std::map<std::string, int> omp_threads;     // omp_get_max_threads() inside run()
-  std::map<std::string, int> host_threads;    // host->threads()
+  std::vector<std::string> runs;               // stage ids, in the order their run() began
+  std::map<std::string, Interval> intervals;   // "slow" stages
+  std::map<std::string, int> omp_threads;      // omp_get_max_threads() inside run()
+  std::map<std::string, int> compute_threads;  // retort::compute_threads() inside run()
+  std::map<std::string, int> host_threads;     // host->threads()
   std::map<std::string, std::string> output_dirs;
   std::atomic<int> slow_started{0};
   std::atomic<int> slow_ms{200};  // how long a "slow" stage runs unless cancelled

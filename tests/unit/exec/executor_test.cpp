@@ -396,6 +396,8 @@ TEST_F(ExecutorTest, JobsBoundsConcurrentHeavyStagesAndSplitsThreads) {
     EXPECT_TRUE(overlap(stage_log().intervals["s1"], stage_log().intervals["s2"]));
     EXPECT_EQ(stage_log().omp_threads["s1"], 1);
     EXPECT_EQ(stage_log().host_threads["s2"], 1);
+    // Both stages' teams together: what batch loaders weigh against the CPUs.
+    EXPECT_EQ(stage_log().compute_threads["s1"], 2);
   }
 
   stage_log().reset();
@@ -408,6 +410,7 @@ TEST_F(ExecutorTest, JobsBoundsConcurrentHeavyStagesAndSplitsThreads) {
   EXPECT_FALSE(overlap(stage_log().intervals["s1"], stage_log().intervals["s2"]));
   EXPECT_EQ(stage_log().omp_threads["s1"], 2);
   EXPECT_EQ(stage_log().host_threads["s2"], 2);
+  EXPECT_EQ(stage_log().compute_threads["s1"], 2);
 }
 
 TEST_F(ExecutorTest, StageSecondsLeaveOutTheWaitForAPermit) {
