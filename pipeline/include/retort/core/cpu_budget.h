@@ -14,7 +14,9 @@ int usable_cpus();
 int compute_threads();
 
 // Declares, for its lifetime, how many threads all concurrently running compute uses
-// (e.g. the executor: stages at once x OpenMP threads per stage). Scopes nest.
+// (e.g. the executor: stages at once x OpenMP threads per stage). Scopes nest, and end in the
+// reverse order of their start: one process-wide value, so two runs overlapping on different
+// threads would restore each other's. The CLI runs one recipe at a time.
 class ComputeThreadsScope {
  public:
   explicit ComputeThreadsScope(int threads);
