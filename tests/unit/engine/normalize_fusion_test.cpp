@@ -101,6 +101,8 @@ TEST_P(NormalizeChain, FusedGivesTheUnfusedOutputsAndGradientsInOneKernel) {
     for (size_t i = 0; i < want[k].size(); ++i)
       ASSERT_NEAR(got[k][i], want[k][i], 1e-6f * (1.0f + std::abs(want[k][i]))) << i;
   }
+  // Every forward form is the unfused Sub then Div, one float operation each: the same bits.
+  EXPECT_EQ(got[0], want[0]);
   // dX = dy * S / std must not be trivially zero: the comparison would then prove nothing.
   float dx_norm = 0.0f;
   for (float v : got[1]) dx_norm += v * v;
