@@ -118,6 +118,7 @@ int cmd_eval(int argc, char** argv) {
     auto speed = engine::measure_speed(*model);
     if (!speed.ok()) return fail(speed.status().with_context(path), kExitFailed);
     j["latency_ms_median"] = speed->latency_ms_median;
+    if (speed->latency_batch != 1) j["latency_batch"] = speed->latency_batch;
     j["latency_ms_p99"] = speed->latency_ms_p99;
     j["throughput"] = speed->throughput;
     j["throughput_batch"] = speed->throughput_batch;

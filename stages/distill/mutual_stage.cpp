@@ -3,6 +3,7 @@
 #include "retort/data/data_section.h"
 #include "retort/distill/mutual.h"
 #include "retort/engine/train_options_json.h"
+#include "retort/engine/trainer.h"
 #include "retort/graph/input_convention.h"
 #include "retort/plugin/training_progress.h"
 
@@ -22,8 +23,12 @@ const char* const kMutualSchema = R"json({
 Status MutualStage::check(plugin::StageContext& ctx) {
   // Mutual learning keeps every student's graph: pass them on for the checks downstream.
   if (!ctx.inputs_known("students")) return Status::Ok();
+  RETORT_ASSIGN_OR_RETURN(engine::TrainOptions options,
+                          engine::train_options_from_json(ctx.params(), "/params"));
   for (size_t i = 0; i < ctx.input_count("students"); ++i) {
     RETORT_ASSIGN_OR_RETURN(Model m, ctx.load_model("students", i));
+    RETORT_RETURN_IF_ERROR(
+        engine::check_fixed_batch(m, options.batch).with_context("student " + std::to_string(i)));
     RETORT_RETURN_IF_ERROR(ctx.save_model("models", m, static_cast<int>(i)));
     if (i == 0) RETORT_RETURN_IF_ERROR(ctx.save_model("model", m));
   }

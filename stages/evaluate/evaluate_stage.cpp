@@ -68,6 +68,7 @@ Status EvaluateStage::run(plugin::StageContext& ctx) {
                               engine::measure_speed(model, p.value("latency_iterations", 50),
                                                     p.value("throughput_batch", int64_t{128})));
       m["latency_ms_median"] = speed.latency_ms_median;
+      if (speed.latency_batch != 1) m["latency_batch"] = speed.latency_batch;
       m["latency_ms_p99"] = speed.latency_ms_p99;
       m["throughput"] = speed.throughput;
       m["throughput_batch"] = speed.throughput_batch;

@@ -6,6 +6,7 @@
 #include "retort/distill/distiller.h"
 #include "retort/engine/speed.h"
 #include "retort/engine/train_options_json.h"
+#include "retort/engine/trainer.h"
 #include "retort/graph/input_convention.h"
 #include "retort/graph/onnx_io.h"
 #include "retort/plugin/training_progress.h"
@@ -63,7 +64,8 @@ Status parse_params(const plugin::StageContext& ctx, quant::QuantizeOptions& o) 
 // Top-1 agreement of two models on `test` (the int8 engine against the float32 simulation).
 Expected<double> top1_agreement(Model& a, bool a_int8, Model& b, bool b_int8,
                                 const data::Dataset& test) {
-  const int64_t batch = std::min<int64_t>(256, test.size());
+  const int64_t batch = std::min<int64_t>(engine::runnable_batch(b, 256), test.size());
+  RETORT_RETURN_IF_ERROR(engine::check_fixed_batch(a, batch));
   engine::PlanOptions pa, pb;
   pa.batch = pb.batch = batch;
   pa.lower_int8 = a_int8;

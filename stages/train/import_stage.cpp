@@ -16,7 +16,11 @@ const char* const kImportSchema = R"json({
              "description": "per-channel mean the model expects subtracted (after scale)"},
     "std": {"type": "array", "items": {"type": "number", "exclusiveMinimum": 0}, "default": [1],
             "description": "per-channel std the model expects divided by"},
-    "class_names": {"type": "array", "items": {"type": "string"}}
+    "class_names": {"type": "array", "items": {"type": "string"}},
+    "trainable": {"type": "array", "items": {"type": "string"}, "default": [],
+                  "description": "name patterns (* and ? wildcards) of float initializers that training updates although their role would not make them parameters (e.g. a buffer the model multiplies by)"},
+    "frozen": {"type": "array", "items": {"type": "string"}, "default": [],
+               "description": "name patterns of float initializers that training never updates (wins over trainable)"}
   }
 })json";
 
@@ -37,6 +41,9 @@ Expected<Model> imported_model(plugin::StageContext& ctx, const data::Dataset& t
                                              ? p.at("class_names").get<std::vector<std::string>>()
                                              : test.class_names;
   set_class_names(model, names);
+  RETORT_RETURN_IF_ERROR(override_trainable(model, p.value("trainable", std::vector<std::string>{}),
+                                            p.value("frozen", std::vector<std::string>{}),
+                                            "/params"));
   return model;
 }
 

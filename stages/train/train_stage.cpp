@@ -20,6 +20,11 @@ Status TrainStage::check(plugin::StageContext& ctx) {
   // Training keeps the graph: pass the model on for the checks downstream.
   if (!ctx.inputs_known("model")) return Status::Ok();
   RETORT_ASSIGN_OR_RETURN(Model model, ctx.load_model("model"));
+  // What run() feeds it: the training images in batches of "batch".
+  RETORT_ASSIGN_OR_RETURN(auto data, data::load_data_section(ctx.data()));
+  RETORT_ASSIGN_OR_RETURN(engine::TrainOptions options,
+                          engine::train_options_from_json(ctx.params(), "/params"));
+  RETORT_RETURN_IF_ERROR(engine::check_classifier_fits(model, data->train, options.batch));
   return ctx.save_model("model", model);
 }
 

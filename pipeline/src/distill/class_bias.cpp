@@ -74,18 +74,15 @@ Status add_class_bias(Model& model, const std::vector<float>& bias) {
   add.inputs = {raw, name};
   add.outputs = {out};
   g.nodes.push_back(add);
-  nlohmann::json constants = nlohmann::json::array();
-  if (model.metadata.count(kConstantsKey))
-    constants = nlohmann::json::parse(model.metadata[kConstantsKey]);
-  constants.push_back(name);
-  model.metadata[kConstantsKey] = constants.dump();
+  model.add_listed(kConstantsKey, {name});
   return g.sort_topologically();
 }
 
 Expected<std::vector<float>> fit_class_bias(Model& model, const data::Dataset& data,
                                             const std::vector<int>& classes) {
   data::LoaderOptions lo;
-  lo.batch_size = std::min<int64_t>(256, std::max<int64_t>(1, data.size()));
+  lo.batch_size =
+      std::min<int64_t>(engine::runnable_batch(model, 256), std::max<int64_t>(1, data.size()));
   lo.shuffle = false;
   RETORT_ASSIGN_OR_RETURN(auto loader, data::BatchLoader::create(data, lo));
   engine::PlanOptions po;

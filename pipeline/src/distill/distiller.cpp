@@ -9,6 +9,7 @@
 #include "retort/data/batch_loader.h"
 #include "retort/engine/loss.h"
 #include "retort/engine/plan.h"
+#include "retort/engine/trainer.h"
 
 namespace retort::distill {
 namespace {
@@ -21,7 +22,8 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-Status check_fits(const Model& model, const data::Dataset& set, const std::string& who) {
+Status check_fits(const Model& model, const data::Dataset& set, const std::string& who,
+                  int64_t batch) {
   if (model.graph.inputs.size() != 1 || model.graph.outputs.size() != 1)
     return make_error(ErrorCode::kInvalidArgument, "the ", who,
                       " needs one input and one output; it has ", model.graph.inputs.size(),
@@ -32,7 +34,7 @@ Status check_fits(const Model& model, const data::Dataset& set, const std::strin
                       model.graph.inputs[0].name, "' has shape ", shape_to_string(in),
                       " (batch 1) but the images of '", set.name, "' are ", set.channels(), "x",
                       set.height(), "x", set.width());
-  return Status::Ok();
+  return engine::check_fixed_batch(model, batch).with_context("the " + who);
 }
 
 Expected<int64_t> class_count(Plan& plan, const std::string& who) {
@@ -84,9 +86,9 @@ Status check_options(const DistillOptions& o, size_t teachers) {
 Status check_distill_setup(Model& student, std::span<Model* const> teachers,
                            const data::Dataset& transfer, const DistillOptions& options) {
   RETORT_RETURN_IF_ERROR(check_options(options, teachers.size()));
-  RETORT_RETURN_IF_ERROR(check_fits(student, transfer, "student"));
+  RETORT_RETURN_IF_ERROR(check_fits(student, transfer, "student", options.train.batch));
   PlanOptions one;
-  one.batch = 1;
+  one.batch = engine::runnable_batch(student, 1);
   RETORT_ASSIGN_OR_RETURN(auto student_plan, Plan::compile(student, one));
   RETORT_ASSIGN_OR_RETURN(int64_t classes, class_count(*student_plan, "student"));
   if (classes < transfer.num_classes)
@@ -96,7 +98,8 @@ Status check_distill_setup(Model& student, std::span<Model* const> teachers,
   std::vector<Plan*> plans;
   for (size_t t = 0; t < teachers.size(); ++t) {
     const std::string who = "teacher " + std::to_string(t);
-    RETORT_RETURN_IF_ERROR(check_fits(*teachers[t], transfer, who));
+    RETORT_RETURN_IF_ERROR(check_fits(*teachers[t], transfer, who, options.train.batch));
+    one.batch = engine::runnable_batch(*teachers[t], 1);
     RETORT_ASSIGN_OR_RETURN(auto plan, Plan::compile(*teachers[t], one));
     RETORT_ASSIGN_OR_RETURN(int64_t tc, class_count(*plan, who));
     if (tc != classes)

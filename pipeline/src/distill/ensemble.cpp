@@ -6,6 +6,7 @@
 
 #include "retort/data/batch_loader.h"
 #include "retort/engine/plan.h"
+#include "retort/engine/trainer.h"
 
 namespace retort::distill {
 
@@ -19,6 +20,8 @@ Expected<engine::EvalResult> evaluate_ensemble(std::span<Model* const> members,
   RETORT_ASSIGN_OR_RETURN(auto loader, data::BatchLoader::create(test, lo));
   std::vector<std::unique_ptr<engine::Plan>> plans;
   for (size_t m = 0; m < members.size(); ++m) {
+    RETORT_RETURN_IF_ERROR(engine::check_fixed_batch(*members[m], lo.batch_size)
+                               .with_context("ensemble member " + std::to_string(m)));
     engine::PlanOptions po;
     po.batch = lo.batch_size;
     RETORT_ASSIGN_OR_RETURN(auto plan, engine::Plan::compile(*members[m], po));

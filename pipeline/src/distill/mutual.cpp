@@ -9,6 +9,7 @@
 #include "retort/engine/loss.h"
 #include "retort/engine/optimizer.h"
 #include "retort/engine/plan.h"
+#include "retort/engine/trainer.h"
 
 namespace retort::distill {
 namespace {
@@ -48,6 +49,7 @@ Expected<MutualSummary> train_mutual(std::span<Model* const> students, const dat
       return make_error(ErrorCode::kInvalidArgument, who, " does not take ", train.channels(), "x",
                         train.height(), "x", train.width(), " images of '", train.name,
                         "' to one output");
+    RETORT_RETURN_IF_ERROR(engine::check_fixed_batch(m, to.batch).with_context(who));
     engine::PlanOptions po;
     po.batch = to.batch;
     po.backward = true;

@@ -6,7 +6,7 @@ namespace retort::engine {
 
 Expected<ComputeCost> count_compute(Model& model) {
   PlanOptions options;
-  options.batch = 1;
+  options.batch = runnable_batch(model, 1);  // a fixed batch is divided out below
   RETORT_ASSIGN_OR_RETURN(auto plan, Plan::compile(model, options));
   auto shape_of = [&](const std::string& name) -> Shape {
     auto v = plan->value(name);
@@ -33,6 +33,8 @@ Expected<ComputeCost> count_compute(Model& model) {
     cost.macs += macs;
     cost.flops += macs > 0 ? 2 * macs : out;
   }
+  cost.macs /= options.batch;
+  cost.flops /= options.batch;
   return cost;
 }
 

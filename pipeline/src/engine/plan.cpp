@@ -356,6 +356,10 @@ Status Plan::Impl::build(Model& model) {
   return Status::Ok();
 }
 
+int64_t runnable_batch(const Model& model, int64_t wanted) {
+  return model.graph.fixed_batch().value_or(wanted);
+}
+
 Plan::Plan(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Plan::~Plan() = default;
 

@@ -33,10 +33,12 @@ Expected<SpeedReport> measure_speed(Model& model, int iterations, int64_t throug
     return make_error(ErrorCode::kInvalidArgument, "speed: iterations must be >= 1");
   SpeedReport r;
   r.threads = omp_get_max_threads();
+  throughput_batch = runnable_batch(model, throughput_batch);
   r.throughput_batch = throughput_batch;
+  r.latency_batch = runnable_batch(model, 1);
   {
     PlanOptions o;
-    o.batch = 1;
+    o.batch = r.latency_batch;
     o.lower_int8 = true;
     RETORT_ASSIGN_OR_RETURN(auto plan, Plan::compile(model, o));
     auto ms = time_forwards(*plan, iterations, warmup);
@@ -68,6 +70,7 @@ Expected<std::pair<SpeedReport, SpeedReport>> measure_speed_pair(Model& a, Model
       }
       if (round == 0 || r.throughput > m.throughput) m.throughput = r.throughput;
       m.throughput_batch = r.throughput_batch;
+      m.latency_batch = r.latency_batch;
       m.threads = r.threads;
     }
   return std::make_pair(best[0], best[1]);

@@ -1,5 +1,6 @@
 #include "retort/engine/trainer.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -7,6 +8,7 @@
 
 #include "retort/engine/loss.h"
 #include "retort/engine/plan.h"
+#include "retort/graph/fold_constants.h"
 
 namespace retort::engine {
 namespace {
@@ -17,7 +19,9 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-Status check_model_fits(const Model& model, const data::Dataset& set) {
+}  // namespace
+
+Status check_classifier_fits(const Model& model, const data::Dataset& set, int64_t batch) {
   if (model.graph.inputs.size() != 1 || model.graph.outputs.size() != 1)
     return make_error(
         ErrorCode::kInvalidArgument, "a classifier needs one input and one output; the model has ",
@@ -30,19 +34,35 @@ Status check_model_fits(const Model& model, const data::Dataset& set) {
                       shape_to_string(expected), " (batch 1) but dataset '", set.name,
                       "' has images of shape ", shape_to_string(got),
                       "; use a model built for this data");
-  return Status::Ok();
+  return batch > 0 ? check_fixed_batch(model, batch) : Status::Ok();
 }
 
+Status check_fixed_batch(const Model& model, int64_t batch) {
+  const auto fixed = model.graph.fixed_batch();
+  if (!fixed || *fixed == batch) return Status::Ok();
+  const std::string input = model.graph.inputs.empty() ? "" : model.graph.inputs[0].name;
+  return make_error(ErrorCode::kInvalidArgument, "model input '", input, "' has a fixed batch of ",
+                    *fixed, " but batches of ", batch,
+                    " are fed to it (the model was exported without a dynamic batch axis, and "
+                    "retort cannot make it dynamic: ",
+                    analyze_fixed_batch(model).conflict, "); set the stage's \"batch\" to ", *fixed,
+                    " or re-export the model with dynamic_axes={'", input, "': {0: 'batch'}, ...}");
+}
+
+namespace {
+
+// The batch into the plan's input: never more rows than the plan holds.
 void copy_batch(const data::Batch& batch, const View& input) {
+  const int64_t rows = std::min(batch.capacity, input.shape.empty() ? 0 : input.shape[0]);
   std::memcpy(input.data, batch.images,
-              static_cast<size_t>(batch.capacity * batch.sample_numel()) * sizeof(float));
+              static_cast<size_t>(rows * batch.sample_numel()) * sizeof(float));
 }
 
 }  // namespace
 
 Expected<TrainSummary> train_classifier(Model& model, const data::Dataset& train,
                                         const TrainOptions& options) {
-  RETORT_RETURN_IF_ERROR(check_model_fits(model, train));
+  RETORT_RETURN_IF_ERROR(check_classifier_fits(model, train, options.batch));
   if (options.epochs < 1)
     return make_error(ErrorCode::kInvalidArgument, "epochs must be >= 1, got ", options.epochs);
   data::LoaderOptions lo;
@@ -125,9 +145,13 @@ Expected<TrainSummary> train_classifier(Model& model, const data::Dataset& train
 
 Expected<EvalResult> evaluate_classifier(Model& model, const data::Dataset& test, int64_t batch,
                                          bool lower_int8) {
-  RETORT_RETURN_IF_ERROR(check_model_fits(model, test));
+  if (test.size() == 0)
+    return make_error(ErrorCode::kInvalidArgument, "dataset '", test.name,
+                      "' has no images to evaluate on");
+  batch = runnable_batch(model, batch);  // a model with a fixed batch runs at that batch
+  RETORT_RETURN_IF_ERROR(check_classifier_fits(model, test, batch));
   data::LoaderOptions lo;
-  lo.batch_size = std::min<int64_t>(batch, std::max<int64_t>(1, test.size()));
+  lo.batch_size = std::min<int64_t>(batch, test.size());
   lo.shuffle = false;
   RETORT_ASSIGN_OR_RETURN(auto loader, data::BatchLoader::create(test, lo));
   PlanOptions po;

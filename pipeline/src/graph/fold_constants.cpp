@@ -125,6 +125,29 @@ std::optional<SymInt> sym_div(const SymInt& a, const SymInt& b) {
 
 using SymShape = std::vector<SymInt>;
 
+// The symbol a fixed batch becomes (make_batch_symbolic).
+constexpr const char* kBatchSymbol = "batch";
+
+bool has_batch(const SymInt& d) {
+  for (const auto& [mono, coef] : d.terms)
+    if (std::find(mono.begin(), mono.end(), kBatchSymbol) != mono.end()) return true;
+  return false;
+}
+
+// The value of `d` with the batch symbol set to `batch`; nullopt when `d` has other symbols.
+std::optional<int64_t> at_batch(const SymInt& d, int64_t batch) {
+  int64_t v = 0;
+  for (const auto& [mono, coef] : d.terms) {
+    int64_t term = coef;
+    for (const auto& sym : mono) {
+      if (sym != kBatchSymbol) return std::nullopt;
+      term *= batch;
+    }
+    v += term;
+  }
+  return v;
+}
+
 SymInt sym_product(const SymShape& shape, size_t begin, size_t end) {
   SymInt r = SymInt::fixed(1);
   for (size_t i = begin; i < end && i < shape.size(); ++i) r = sym_mul(r, shape[i]);
@@ -186,6 +209,12 @@ class Analysis {
   std::map<size_t, Tensor> reshape_shapes;  // Reshape node index -> its resolved shape
   std::map<std::string, size_t> consumers;  // value -> number of node inputs reading it
 
+  // Set before run(): the graph inputs' fixed first dim that the analysis follows as the
+  // symbol kBatchSymbol instead (see make_batch_symbolic). Reshapes with constant shapes get
+  // batch-free shapes in reshape_shapes; `batch_conflict` says why the batch cannot be freed.
+  std::optional<int64_t> rebatch;
+  std::string batch_conflict;
+
  private:
   std::optional<SymShape> shape_of(const std::string& name) const;
   const Tensor* const_of(const std::string& name) const;
@@ -197,6 +226,9 @@ class Analysis {
   void set_const(const std::string& name, Tensor t);
   void set_sym(const std::string& name, SymTensor v);
   Status resolve_reshape(size_t index, const Node& node);
+  void rebatch_reshape(size_t index, const Node& node);
+  void check_batch_operands(const Node& node, const std::vector<std::optional<SymShape>>& outs);
+  void batch_conflict_at(const Node& node, const std::string& why);
   std::vector<std::optional<SymShape>> infer(size_t index, const Node& node) const;
   std::optional<SymShape> infer_pool_like(const Node& node, bool conv) const;
   std::optional<SymShape> infer_reshape(size_t index, const Node& node) const;
@@ -561,6 +593,131 @@ Status Analysis::resolve_reshape(size_t index, const Node& node) {
   return Status::Ok();
 }
 
+void Analysis::batch_conflict_at(const Node& node, const std::string& why) {
+  if (batch_conflict.empty()) batch_conflict = node.describe() + " " + why;
+}
+
+// A Reshape to a constant shape that was computed for the fixed batch B: the first output axis
+// that starts where the input's batch axis starts and whose size is a multiple of B becomes
+// -1, so that it scales with the batch ([B, 784] -> [-1, 784]; [L, B*H, d] -> [L, -1, d] when
+// the batch is the input's second axis): the batch is taken to be the leading factor of that
+// axis, as in every reshape that keeps samples apart. With no such axis the rewrite is unsafe.
+void Analysis::rebatch_reshape(size_t index, const Node& node) {
+  if (!node.has_input(1)) return;
+  const Tensor* target = const_of(node.inputs[1]);
+  if (target == nullptr || reshape_shapes.count(index)) return;  // symbolic: resolved already
+  if (!is_int_dtype(target->dtype()) || target->rank() != 1)
+    return batch_conflict_at(node, "has a shape input that is not a 1-D integer tensor");
+  const auto in = shape_of(node.inputs[0]);
+  if (!in) return batch_conflict_at(node, "reads a value whose shape is unknown");
+  std::vector<size_t> batch_axes;
+  for (size_t i = 0; i < in->size(); ++i)
+    if (has_batch((*in)[i])) batch_axes.push_back(i);
+  if (batch_axes.empty()) return;  // the batch does not reach this value
+  if (batch_axes.size() > 1)
+    return batch_conflict_at(node, "reads a value with the batch in several axes");
+  const int64_t b = *rebatch;
+  Shape in_b;  // the input's shape at the fixed batch
+  for (const SymInt& d : *in) {
+    auto v = at_batch(d, b);
+    if (!v) return batch_conflict_at(node, "reads a value with symbolic sizes besides the batch");
+    in_b.push_back(*v);
+  }
+  const size_t p = batch_axes[0];
+  std::vector<int64_t> t = target->to_int64_vector();
+  const bool allow_zero = node.attr_int("allowzero", 0) != 0;
+  int64_t known = 1;
+  std::optional<size_t> infer_at;
+  for (size_t i = 0; i < t.size(); ++i) {
+    if (t[i] == 0 && !allow_zero) {
+      if (i >= in_b.size()) return batch_conflict_at(node, "copies an axis its input lacks");
+      t[i] = in_b[i];
+    }
+    if (t[i] == -1) {
+      if (infer_at) return batch_conflict_at(node, "has two -1 entries");
+      infer_at = i;
+    } else {
+      known *= t[i];
+    }
+  }
+  const int64_t numel = shape_numel(in_b);
+  if (infer_at) {
+    if (known == 0 || numel % known != 0)
+      return batch_conflict_at(node, "has a shape that does not fit its input");
+    t[*infer_at] = numel / known;
+  }
+  int64_t prefix = 1;
+  for (size_t i = 0; i < p; ++i) prefix *= in_b[i];
+  int64_t before = 1;
+  for (size_t k = 0; k < t.size(); ++k) {
+    if (before == prefix && t[k] % b == 0) {
+      t[k] = -1;
+      reshape_shapes[index] = Tensor::from_vector<int64_t>({static_cast<int64_t>(t.size())}, t);
+      return;
+    }
+    before *= t[k];
+  }
+  batch_conflict_at(node, "reshapes to " + shape_to_string(target->to_int64_vector()) +
+                              ", which mixes the batch of " + std::to_string(b) +
+                              " into other axes");
+}
+
+// Operands that broadcast or concatenate against each other must agree on the batch: a fixed
+// size where the other operand has the batch means the model was built for that batch alone
+// (an Expand to [B, 1, d] of a class token, a mask of batch B).
+void Analysis::check_batch_operands(const Node& node,
+                                    const std::vector<std::optional<SymShape>>& outs) {
+  static const std::set<std::string, std::less<>> kBroadcasting = {
+      "Add",     "Sub", "Mul", "Div", "Pow", "Where", "Equal", "Less",
+      "Greater", "And", "Or",  "Max", "Min", "Sum",   "PRelu"};
+  const std::string& op = node.op_type;
+  const bool concat = op == "Concat";
+  if (concat || kBroadcasting.count(op) || op == "MatMul") {
+    std::vector<SymShape> operands;
+    for (const auto& in : node.inputs) {
+      if (in.empty()) continue;
+      auto sh = shape_of(in);
+      if (!sh) return batch_conflict_at(node, "reads a value whose shape is unknown");
+      operands.push_back(*sh);
+    }
+    const int64_t axis = concat ? node.attr_int("axis", 0) : 0;
+    for (const SymShape& x : operands)
+      for (const SymShape& y : operands) {
+        const size_t rank = std::max(x.size(), y.size());
+        const size_t skip_tail = op == "MatMul" ? 2 : 0;  // the matrix axes
+        for (size_t i = 0; i + skip_tail < rank; ++i) {
+          if (i + x.size() < rank || i + y.size() < rank) continue;
+          const SymInt& dx = x[i + x.size() - rank];
+          const SymInt& dy = y[i + y.size() - rank];
+          if (concat && static_cast<int64_t>(i) == normalize_axis(axis, rank)) continue;
+          const bool fixed_other = dy.is_fixed() && (concat || dy.value() != 1);
+          if (has_batch(dx) && fixed_other)
+            return batch_conflict_at(node, "combines a batch-sized value with a fixed size of " +
+                                               std::to_string(dy.value()) + " in the same axis");
+        }
+      }
+  }
+  // The axes a Gemm or MatMul contracts: a batch-sized one against a fixed one means the batch
+  // was folded into the features (x.view(1, -1) at batch B).
+  if ((op == "Gemm" || op == "MatMul") && node.has_input(1)) {
+    auto a = shape_of(node.inputs[0]);
+    auto w = shape_of(node.inputs[1]);
+    if (a && w && !a->empty() && !w->empty()) {
+      const bool ta = op == "Gemm" && node.attr_int("transA", 0) != 0;
+      const bool tb = op == "Gemm" && node.attr_int("transB", 0) != 0;
+      const SymInt& ka = ta ? a->front() : a->back();
+      const SymInt& kb = w->size() == 1 ? w->front() : tb ? w->back() : (*w)[w->size() - 2];
+      if (has_batch(ka) && kb.is_fixed())
+        return batch_conflict_at(node, "contracts a batch-sized axis with a fixed size of " +
+                                           std::to_string(kb.value()) +
+                                           " (the batch was folded into the features)");
+    }
+  }
+  for (size_t o = 0; o < node.outputs.size(); ++o)
+    if (!node.outputs[o].empty() && !outs[o] && !shapes.count(node.outputs[o]))
+      return batch_conflict_at(node, "has an output whose shape retort cannot follow");
+}
+
 std::optional<SymShape> broadcast(const SymShape& a, const SymShape& b) {
   const size_t rank = std::max(a.size(), b.size());
   SymShape out(rank);
@@ -810,7 +967,8 @@ std::vector<std::optional<SymShape>> Analysis::infer(size_t index, const Node& n
 }
 
 Status Analysis::run() {
-  for (const ValueInfo& vi : graph_.value_infos) {
+  // The file's annotations hold the fixed batch: following a symbolic one, ignore them.
+  for (const ValueInfo& vi : rebatch ? std::vector<ValueInfo>{} : graph_.value_infos) {
     SymShape s;
     for (size_t i = 0; i < vi.dims.size(); ++i) {
       const Dim& d = vi.dims[i];
@@ -825,7 +983,9 @@ Status Analysis::run() {
     SymShape s;
     for (size_t i = 0; i < vi.dims.size(); ++i) {
       const Dim& d = vi.dims[i];
-      if (d.is_fixed())
+      if (rebatch && i == 0 && vi.dims.size() >= 2 && d.is_fixed() && d.value == *rebatch)
+        s.push_back(SymInt::symbol(kBatchSymbol));
+      else if (d.is_fixed())
         s.push_back(SymInt::fixed(d.value));
       else  // unnamed unknown dims get a unique name so that only they compare equal
         s.push_back(SymInt::symbol(d.param.empty() ? "?" + vi.name + "[" + std::to_string(i) + "]"
@@ -845,12 +1005,14 @@ Status Analysis::run() {
     if (node.op_type == "Reshape" && node.domain.empty()) {
       Status s = resolve_reshape(i, node);
       if (!s.ok() && first_error.ok()) first_error = s;
+      if (rebatch) rebatch_reshape(i, node);
     }
     auto inferred = infer(i, node);
     for (size_t o = 0; o < node.outputs.size(); ++o) {
       if (node.outputs[o].empty() || shapes.count(node.outputs[o])) continue;
       if (inferred[o]) shapes[node.outputs[o]] = *inferred[o];
     }
+    if (rebatch) check_batch_operands(node, inferred);
   }
   return first_error;
 }
@@ -918,10 +1080,90 @@ Status fold_constants(Model& model) {
     auto it = a.consts.find(name);
     if (it != a.consts.end()) initializers[name] = it->second;
   }
+  // Float tensors that were Constant nodes (Python numbers in a PyTorch export) are constants
+  // wherever an Add, Mul or Concat reads them; only an operator's weight input trains them.
+  std::set<std::string> read_as_weight;
+  for (const Node& node : g.nodes)
+    for (size_t i = 0; i < node.inputs.size(); ++i)
+      if (is_operator_weight(node, i)) read_as_weight.insert(node.inputs[i]);
+  std::vector<std::string> folded_constants;
+  for (const auto& [name, t] : initializers)
+    if (t.dtype() == DType::kFloat32 && !g.initializers.count(name) && !read_as_weight.count(name))
+      folded_constants.push_back(name);
+  if (!folded_constants.empty()) model.add_listed(kConstantsKey, folded_constants);
   g.initializers = std::move(initializers);
 
   std::erase_if(g.value_infos, [&](const ValueInfo& vi) { return !produced.count(vi.name); });
   return Status::Ok();
+}
+
+FixedBatch analyze_fixed_batch(const Model& model) {
+  const Graph& g = model.graph;
+  FixedBatch result;
+  for (const ValueInfo& in : g.inputs) {
+    if (in.dims.size() < 2) continue;
+    if (!in.dims[0].is_fixed()) return {};  // a symbolic batch: nothing to do
+    if (result.batch != 0 && in.dims[0].value != result.batch) {
+      result.conflict = "its graph inputs have different fixed first dims (" +
+                        std::to_string(result.batch) + " and " + std::to_string(in.dims[0].value) +
+                        ")";
+      return result;
+    }
+    result.batch = in.dims[0].value;
+  }
+  if (result.batch <= 0) return {};
+  for (const ValueInfo& in : g.inputs)
+    for (const Dim& d : in.dims)
+      if (d.param == kBatchSymbol) {
+        result.conflict = "it already uses the symbol 'batch' for another axis";
+        return result;
+      }
+  Analysis a(g);
+  a.rebatch = result.batch;
+  if (Status s = a.run(); !s.ok()) {
+    result.conflict = s.message();
+    return result;
+  }
+  if (!a.batch_conflict.empty()) {
+    result.conflict = a.batch_conflict;
+    return result;
+  }
+  for (const ValueInfo& out : g.outputs) {
+    auto it = a.shapes.find(out.name);
+    if (it == a.shapes.end() || it->second.empty() || !has_batch(it->second[0])) {
+      result.conflict =
+          "graph output '" + out.name + "' does not carry the batch in its first axis";
+      return result;
+    }
+  }
+  return result;
+}
+
+bool make_batch_symbolic(Model& model) {
+  const FixedBatch fixed = analyze_fixed_batch(model);
+  if (fixed.batch == 0 || !fixed.conflict.empty()) return false;
+  Graph& g = model.graph;
+  Analysis a(g);
+  a.rebatch = fixed.batch;
+  (void)a.run();  // analyze_fixed_batch ran it without an error
+  for (const auto& [index, shape] : a.reshape_shapes) {
+    Node& node = g.nodes[index];
+    const std::string name = g.unique_name(node.inputs[1] + "_any_batch");
+    g.initializers[name] = shape;
+    node.inputs[1] = name;
+  }
+  std::set<std::string> read;
+  for (const Node& node : g.nodes) read.insert(node.inputs.begin(), node.inputs.end());
+  for (const ValueInfo& out : g.outputs) read.insert(out.name);
+  std::erase_if(g.initializers, [&](const auto& entry) { return !read.count(entry.first); });
+  for (ValueInfo& in : g.inputs)
+    if (in.dims.size() >= 2) in.dims[0] = Dim::symbolic(kBatchSymbol);
+  for (ValueInfo& out : g.outputs) {
+    const SymInt& d = a.shapes.at(out.name)[0];
+    if (!out.dims.empty()) out.dims[0] = Dim::symbolic(d.to_string());
+  }
+  g.value_infos.clear();  // annotations of the fixed batch
+  return true;
 }
 
 std::map<std::string, std::vector<Dim>> infer_shapes(const Graph& graph) {

@@ -105,11 +105,7 @@ Status bake_input_convention(Model& model, int64_t c, int64_t h, int64_t w, floa
                {original.dims.empty() ? Dim::symbolic("N") : original.dims[0], Dim::fixed(c),
                 Dim::fixed(h), Dim::fixed(w)}};
   g.inputs = {in};
-  nlohmann::json listed = nlohmann::json::array();
-  if (model.metadata.count(kConstantsKey))
-    listed = nlohmann::json::parse(model.metadata[kConstantsKey]);
-  for (const auto& name : constants) listed.push_back(name);
-  model.metadata[kConstantsKey] = listed.dump();
+  model.add_listed(kConstantsKey, constants);
   model.metadata[kInputConventionKey] = kRawPixelsConvention;
   return g.sort_topologically();
 }

@@ -1,5 +1,7 @@
 #include "retort/graph/model.h"
 
+#include <fnmatch.h>
+
 #include <functional>
 #include <set>
 #include <unordered_map>
@@ -86,6 +88,13 @@ const Node* Graph::producer_of(const std::string& value) const {
   return nullptr;
 }
 
+std::optional<int64_t> Graph::fixed_batch() const {
+  for (const ValueInfo& in : inputs)
+    if (in.dims.size() >= 2 && in.dims[0].is_fixed() && in.dims[0].value > 0)
+      return in.dims[0].value;
+  return std::nullopt;
+}
+
 Status Graph::sort_topologically() {
   std::unordered_map<std::string, size_t> producer;
   for (size_t i = 0; i < nodes.size(); ++i)
@@ -137,28 +146,131 @@ std::string Graph::unique_name(const std::string& prefix) const {
   }
 }
 
-std::vector<std::string> Model::learnable_parameters() const {
-  std::set<std::string> constants;
-  auto listed = metadata.find(kConstantsKey);
-  if (listed != metadata.end()) {
-    auto names = nlohmann::json::parse(listed->second, nullptr, /*allow_exceptions=*/false);
-    if (names.is_array())
-      for (const auto& n : names)
-        if (n.is_string()) constants.insert(n.get<std::string>());
+bool is_operator_weight(const Node& node, size_t input) {
+  if (!node.domain.empty() && node.domain != "ai.onnx") return false;
+  const std::string& op = node.op_type;
+  // Inputs 1 and 2: weight and bias, or scale and shift.
+  static const std::set<std::string, std::less<>> kWeightAndBias = {"Conv",
+                                                                    "ConvTranspose",
+                                                                    "Gemm",
+                                                                    "BatchNormalization",
+                                                                    "LayerNormalization",
+                                                                    "InstanceNormalization",
+                                                                    "GroupNormalization"};
+  if (kWeightAndBias.count(op)) return input == 1 || input == 2;
+  if (op == "MatMul") return input <= 1;
+  if (op == "Gather") return input == 0;  // an embedding table
+  if (op == "PRelu") return input == 1;
+  // The scale of a QDQ pair: learned by LSQ; otherwise listed constant by the quantizer.
+  if (op == "QuantizeLinear" || op == "DequantizeLinear") return input == 1;
+  return false;
+}
+
+bool is_parameter_input(const Node& node, size_t input) {
+  if (is_operator_weight(node, input)) return true;
+  if (!node.domain.empty() && node.domain != "ai.onnx") return false;
+  const std::string& op = node.op_type;
+  // An operand of an affine op: a MatMul's bias, a decomposed layer norm's scale and shift, a
+  // position embedding, a class token.
+  if (op == "Add" || op == "Mul" || op == "Concat" || op == "Gemm") return true;
+  // Input 0 only: the data a data-movement op passes on (a class token through Expand).
+  static const std::set<std::string, std::less<>> kMovedData = {"Expand",  "Reshape",   "Transpose",
+                                                                "Slice",   "Unsqueeze", "Squeeze",
+                                                                "Flatten", "Identity",  "Tile"};
+  return kMovedData.count(op) != 0 && input == 0;
+}
+
+std::set<std::string> Model::listed(const char* key) const {
+  std::set<std::string> names;
+  auto it = metadata.find(key);
+  if (it == metadata.end()) return names;
+  auto list = nlohmann::json::parse(it->second, nullptr, /*allow_exceptions=*/false);
+  if (list.is_array())
+    for (const auto& n : list)
+      if (n.is_string()) names.insert(n.get<std::string>());
+  return names;
+}
+
+void Model::add_listed(const char* key, const std::vector<std::string>& names) {
+  nlohmann::json list = nlohmann::json::array();
+  if (auto it = metadata.find(key); it != metadata.end()) {
+    list = nlohmann::json::parse(it->second, nullptr, /*allow_exceptions=*/false);
+    if (!list.is_array()) list = nlohmann::json::array();
   }
+  std::set<std::string> present;
+  for (const auto& n : list)
+    if (n.is_string()) present.insert(n.get<std::string>());
+  for (const std::string& name : names)
+    if (present.insert(name).second) list.push_back(name);
+  metadata[key] = list.dump();
+}
+
+std::vector<std::string> Model::learnable_parameters() const {
+  const std::set<std::string> constants = listed(kConstantsKey);
+  const std::set<std::string> forced = listed(kTrainableKey);
   std::set<std::string> learnable;
   for (const Node& node : graph.nodes) {
     for (size_t i = 0; i < node.inputs.size(); ++i) {
       const std::string& in = node.inputs[i];
-      const bool constant_by_op = (node.op_type == "BatchNormalization" && (i == 3 || i == 4)) ||
-                                  (node.op_type == "Dropout" && i >= 1);
-      if (in.empty() || constant_by_op || constants.count(in)) continue;
+      if (in.empty() || constants.count(in)) continue;
+      if (!is_parameter_input(node, i) && !forced.count(in)) continue;
       auto it = graph.initializers.find(in);
       if (it != graph.initializers.end() && it->second.dtype() == DType::kFloat32)
         learnable.insert(in);
     }
   }
   return {learnable.begin(), learnable.end()};
+}
+
+namespace {
+
+void remove_listed(Model& model, const char* key, const std::set<std::string>& names) {
+  const std::set<std::string> present = model.listed(key);
+  std::vector<std::string> kept;
+  for (const std::string& name : present)
+    if (!names.count(name)) kept.push_back(name);
+  if (kept.size() == present.size()) return;
+  model.metadata.erase(key);
+  model.add_listed(key, kept);
+}
+
+}  // namespace
+
+Status override_trainable(Model& model, const std::vector<std::string>& trainable,
+                          const std::vector<std::string>& frozen, const std::string& where) {
+  std::vector<std::string> floats;
+  for (const auto& [name, t] : model.graph.initializers)
+    if (t.dtype() == DType::kFloat32) floats.push_back(name);
+  auto matches = [&](const std::vector<std::string>& patterns,
+                     const std::string& key) -> Expected<std::set<std::string>> {
+    std::set<std::string> names;
+    for (size_t i = 0; i < patterns.size(); ++i) {
+      size_t found = 0;
+      for (const std::string& name : floats)
+        if (::fnmatch(patterns[i].c_str(), name.c_str(), 0) == 0) {
+          names.insert(name);
+          ++found;
+        }
+      if (found == 0) {
+        std::string some;
+        for (size_t k = 0; k < floats.size() && k < 8; ++k)
+          some += (k ? ", '" : "'") + floats[k] + "'";
+        if (floats.size() > 8) some += ", ...";
+        return make_error(ErrorCode::kInvalidArgument, where, "/", key, "/", i, ": pattern '",
+                          patterns[i], "' matches no float initializer of the model (",
+                          floats.size(), " float initializers: ", some, "); * and ? are wildcards");
+      }
+    }
+    return names;
+  };
+  RETORT_ASSIGN_OR_RETURN(std::set<std::string> train, matches(trainable, "trainable"));
+  RETORT_ASSIGN_OR_RETURN(std::set<std::string> freeze, matches(frozen, "frozen"));
+  for (const std::string& name : freeze) train.erase(name);
+  remove_listed(model, kConstantsKey, train);
+  remove_listed(model, kTrainableKey, freeze);
+  if (!train.empty()) model.add_listed(kTrainableKey, {train.begin(), train.end()});
+  if (!freeze.empty()) model.add_listed(kConstantsKey, {freeze.begin(), freeze.end()});
+  return Status::Ok();
 }
 
 namespace {

@@ -430,6 +430,9 @@ Expected<Model> model_from_proto(const onnx::ModelProto& mp, const OnnxLoadOptio
 
   RETORT_RETURN_IF_ERROR(g.sort_topologically());
   RETORT_RETURN_IF_ERROR(fold_constants(model));
+  // An export with a fixed batch runs at any batch when the batch can be followed safely;
+  // otherwise it keeps its batch, and plans run it at that batch (analyze_fixed_batch says why).
+  (void)make_batch_symbolic(model);
   if (!outputs_without_shape.empty()) {
     const auto shapes = infer_shapes(g);
     for (ValueInfo& vi : g.outputs) {

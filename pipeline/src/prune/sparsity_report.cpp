@@ -10,7 +10,7 @@ Expected<SparsityReport> measure_sparsity(Model& model) {
   SparsityReport r;
   RETORT_ASSIGN_OR_RETURN(engine::ComputeCost cost, engine::count_compute(model));
   engine::PlanOptions po;
-  po.batch = 1;
+  po.batch = engine::runnable_batch(model, 1);  // positions are per image: divided below
   RETORT_ASSIGN_OR_RETURN(auto plan, engine::Plan::compile(model, po));
   for (const PrunableLayer& l : find_prunable_layers(model)) {
     const Tensor& w = model.graph.initializers.at(l.weight);
@@ -26,7 +26,7 @@ Expected<SparsityReport> measure_sparsity(Model& model) {
       auto out = plan->value(node->outputs[0]);
       if (out.ok()) {
         const int64_t out_channels = l.op == "Conv" ? l.outer : l.outer * l.inner;
-        positions = out_channels ? shape_numel(out->shape) / out_channels : 0;
+        positions = out_channels ? shape_numel(out->shape) / out_channels / po.batch : 0;
       }
     }
     s.macs = s.parameters * positions;

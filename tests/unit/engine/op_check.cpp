@@ -136,7 +136,9 @@ Tensor random_tensor(Shape shape, uint64_t seed, float lo, float hi) {
 }
 
 std::unique_ptr<engine::Plan> compile_or_fail(Model& model, const engine::PlanOptions& options) {
-  auto plan = engine::Plan::compile(model, options);
+  engine::PlanOptions at_its_batch = options;  // a graph of fixed shapes runs at its own batch
+  at_its_batch.batch = engine::runnable_batch(model, options.batch);
+  auto plan = engine::Plan::compile(model, at_its_batch);
   if (!plan.ok()) {
     ADD_FAILURE() << "plan compile failed: " << plan.status().message();
     return nullptr;

@@ -80,6 +80,12 @@ class ParameterObserver {
   virtual void parameter_final(size_t index) = 0;
 };
 
+// The batch a plan of `model` runs at: the model's fixed batch when it has one (an export for
+// one batch whose batch could not be made symbolic; PlanOptions::batch sets symbolic dims
+// only), else `wanted`. Code that feeds a plan batches of its own size checks the model first
+// (engine::check_fixed_batch) or uses this batch.
+int64_t runnable_batch(const Model& model, int64_t wanted);
+
 class Plan {
  public:
   static Expected<std::unique_ptr<Plan>> compile(Model& model, const PlanOptions& options);

@@ -10,15 +10,17 @@
 namespace retort::engine {
 
 struct SpeedReport {
-  double latency_ms_median = 0;  // batch 1, one forward
+  double latency_ms_median = 0;  // one forward at `latency_batch`
   double latency_ms_p99 = 0;
-  double throughput = 0;  // images/s at `throughput_batch`
+  int64_t latency_batch = 1;  // 1, or the batch of a model that runs only at a fixed batch
+  double throughput = 0;      // images/s at `throughput_batch`
   int64_t throughput_batch = 0;
   int threads = 0;  // OpenMP threads used
 };
 
 // Runs `warmup` then `iterations` forwards at batch 1 (latency) and at `throughput_batch`.
-// QDQ models run on int8 kernels (PlanOptions::lower_int8).
+// QDQ models run on int8 kernels (PlanOptions::lower_int8). A model with a fixed batch
+// (runnable_batch) is measured at that batch for both.
 Expected<SpeedReport> measure_speed(Model& model, int iterations = 50,
                                     int64_t throughput_batch = 128, int warmup = 5);
 

@@ -60,6 +60,14 @@ struct TrainSummary {
   double seconds = 0;
 };
 
+// Whether `model` is a classifier for `set`'s images fed in batches of `batch` (0: any): one
+// NCHW input of the data's channels and size, one output, and a fixed batch (an export for
+// one batch that could not be made dynamic) only when it is `batch`. The error says how to fix.
+Status check_classifier_fits(const Model& model, const data::Dataset& set, int64_t batch);
+// Whether `model` can be fed batches of `batch`: always, unless it has a fixed batch (an
+// export for one batch that could not be made dynamic) that differs. The error says how to fix.
+Status check_fixed_batch(const Model& model, int64_t batch);
+
 // Trains `model` in place with cross-entropy. A non-finite loss stops training with a
 // kNumerical error naming the epoch and step.
 Expected<TrainSummary> train_classifier(Model& model, const data::Dataset& train,
@@ -73,7 +81,8 @@ struct EvalResult {
 };
 
 // Inference-mode evaluation (dropout off, batch norm on running statistics). QDQ patterns
-// run on int8 kernels unless `lower_int8` is false (then they are simulated in float32).
+// run on int8 kernels unless `lower_int8` is false (then they are simulated in float32). A model
+// with a fixed batch (runnable_batch) is evaluated at that batch; an empty `test` is an error.
 Expected<EvalResult> evaluate_classifier(Model& model, const data::Dataset& test,
                                          int64_t batch = 256, bool lower_int8 = true);
 

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -80,6 +81,9 @@ struct Graph {
   std::vector<ValueInfo> value_infos;  // optional shape annotations of intermediates
 
   const Node* producer_of(const std::string& value) const;
+  // The fixed first dim of the graph inputs of rank >= 2 (a model exported for one batch
+  // whose batch could not be made symbolic, see make_batch_symbolic); nullopt when symbolic.
+  std::optional<int64_t> fixed_batch() const;
   bool is_initializer(const std::string& value) const { return initializers.count(value) != 0; }
   // Sorts nodes so that each comes after the producers of its inputs. Fails on a cycle or on
   // an input that nothing defines.
@@ -88,8 +92,12 @@ struct Graph {
   std::string unique_name(const std::string& prefix) const;
 };
 
-// Metadata key: a JSON list of float initializers that are constants, never trained.
+// Metadata key: a JSON list of float initializers that are constants, never trained: the
+// baked-in normalisation, what was a Constant node in the file, the import stage's "frozen".
 inline constexpr const char* kConstantsKey = "retort.constants";
+// Metadata key: a JSON list of float initializers that training updates although the input
+// they feed is not a parameter input (the import stage's "trainable" patterns).
+inline constexpr const char* kTrainableKey = "retort.trainable";
 // Metadata key: a JSON object describing the QuantizeLinear nodes retort inserted, keyed by
 // node name: {"qmin": -8, "qmax": 7, "observer": "none" | "minmax" | "ema", "momentum": 0.01,
 // "freeze_step": -1}. qmin/qmax narrow the zero point type's range (bit widths below 8); the
@@ -99,6 +107,20 @@ inline constexpr const char* kConstantsKey = "retort.constants";
 // plain ONNX semantics.
 inline constexpr const char* kQuantizationKey = "retort.quantization";
 
+// Whether a float tensor read at `input` of `node` is a weight of a parameterised operator:
+// Conv/ConvTranspose/Gemm/MatMul weights and biases, normalisation scales and shifts, an
+// embedding table (Gather's data), PRelu's slope, a QDQ scale (learned by LSQ, else listed
+// constant by the quantizer). Such a tensor is trainable wherever it comes from.
+bool is_operator_weight(const Node& node, size_t input);
+
+// Whether a float initializer read at `input` of `node` is trainable by its role: an operator
+// weight, or an operand of Add, Mul or Concat, or the data of a data-movement op (a MatMul's
+// bias, a decomposed layer norm's scale and shift, a position embedding, a class token through
+// Expand). Not: Sub/Div/Pow operands, shapes, axes, indices, pads, clip bounds, running
+// statistics, ratios. The loader lists the operands that were Constant nodes in the file as
+// constants (kConstantsKey): PyTorch exports Python numbers (x * 0.5, (x - mean) / std) so.
+bool is_parameter_input(const Node& node, size_t input);
+
 struct Model {
   Graph graph;
   int64_t ir_version = 8;
@@ -107,13 +129,28 @@ struct Model {
   std::string producer_version = RETORT_VERSION;
   std::map<std::string, std::string> metadata;  // class names, input convention, ...
 
-  // Float initializers that training updates: those some node reads at an input that is not
-  // a constant by the op's definition (BatchNormalization's running mean/var, Dropout's ratio)
-  // and that metadata kConstantsKey does not list (e.g. the baked-in normalisation). Sorted.
+  // Float initializers that training updates, sorted: those some node reads at a parameter
+  // input (is_parameter_input: weights and biases, normalisation scales and shifts, embedding
+  // tables, Add/Mul operands such as a MatMul's bias), plus those kTrainableKey lists, minus
+  // those kConstantsKey lists. Never the constant operands of Sub/Div/Pow, shapes, indices or
+  // running statistics.
   std::vector<std::string> learnable_parameters() const;
+  // The names a metadata key holding a JSON list of strings lists (kConstantsKey,
+  // kTrainableKey); none when the key is absent or not such a list.
+  std::set<std::string> listed(const char* key) const;
+  // Adds names to such a list, each once, keeping its order.
+  void add_listed(const char* key, const std::vector<std::string>& names);
   // Elements of learnable_parameters() plus the integer weight codes DequantizeLinear reads.
   int64_t parameter_count() const;
   int64_t nonzero_parameters() const;  // the non-zero ones of those
 };
+
+// The recipe's override of the trainable set (the import stage's "trainable" and "frozen"):
+// name patterns with * and ? wildcards matched against the model's float initializers. Matches
+// of `trainable` are trained whatever their role (and no longer listed constant); matches of
+// `frozen` never are (frozen wins). A pattern that matches nothing is an error naming it by
+// `where` + "/trainable/<i>" or "/frozen/<i>" and listing some of the names it could match.
+Status override_trainable(Model& model, const std::vector<std::string>& trainable,
+                          const std::vector<std::string>& frozen, const std::string& where);
 
 }  // namespace retort
