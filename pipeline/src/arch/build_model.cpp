@@ -74,12 +74,14 @@ Expected<Model> build(const json& spec_json, uint64_t seed, const std::string& j
   RETORT_ASSIGN_OR_RETURN(SpecReader spec, SpecReader::open(spec_json, json_path, resolved));
   RETORT_ASSIGN_OR_RETURN(const Family* family, read_family(spec));
 
-  RETORT_ASSIGN_OR_RETURN(std::vector<int64_t> input,
-                          spec.get_int_list("input", std::vector<int64_t>{1, 28, 28}, 1, 3));
+  RETORT_ASSIGN_OR_RETURN(
+      std::vector<int64_t> input,
+      spec.get_int_list("input", std::vector<int64_t>{1, 28, 28}, 1, 3, kMaxInputExtent));
   RETORT_ASSIGN_OR_RETURN(auto class_names, spec.get_optional_string_list("class_names"));
   const std::optional<int64_t> default_classes =
       class_names ? static_cast<int64_t>(class_names->size()) : 10;
-  RETORT_ASSIGN_OR_RETURN(int64_t classes, spec.get_int("classes", default_classes, 1));
+  RETORT_ASSIGN_OR_RETURN(int64_t classes,
+                          spec.get_int("classes", default_classes, 1, kMaxFeatures));
   if (class_names && static_cast<int64_t>(class_names->size()) != classes)
     return spec.error("class_names", "has ", class_names->size(), " name",
                       class_names->size() == 1 ? "" : "s", " but \"classes\" is ", classes,
@@ -98,6 +100,9 @@ Expected<Model> build(const json& spec_json, uint64_t seed, const std::string& j
 
   FamilyContext ctx{spec, graph, x, classes};
   RETORT_RETURN_IF_ERROR(family->build(ctx));
+  if (!graph.status().ok())
+    return make_error(graph.status().code(), json_path.empty() ? "/" : json_path, ": ",
+                      graph.status().message());
   RETORT_RETURN_IF_ERROR(spec.finish(detail::str_cat("architecture '", family->name, "'")));
   graph.output(kLogits);
 

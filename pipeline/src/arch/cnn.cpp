@@ -40,22 +40,22 @@ Expected<std::optional<int64_t>> read_pad(SpecReader& block) {
     return block.error("pad", "unknown padding '", mode, "'", did_you_mean(mode, {"same", "valid"}),
                        "; use \"same\", \"valid\" or a number of pixels >= 0");
   }
-  if (pad->is_number_integer() && pad->get<int64_t>() >= 0) {
+  if (pad->is_number_integer() && pad->get<int64_t>() >= 0 && pad->get<int64_t>() <= kMaxWindow) {
     block.resolve("pad", *pad);
     return std::optional<int64_t>(pad->get<int64_t>());
   }
-  return block.error("pad", "expected \"same\", \"valid\" or an integer >= 0, found ",
-                     describe_json(*pad));
+  return block.error("pad", "expected \"same\", \"valid\" or an integer from 0 to ", kMaxWindow,
+                     ", found ", describe_json(*pad));
 }
 
 Expected<ConvBlock> read_block(SpecReader& spec) {
   ConvBlock b;
   b.where = spec.path();
-  RETORT_ASSIGN_OR_RETURN(b.channels, spec.get_int("conv", std::nullopt, 1));
-  RETORT_ASSIGN_OR_RETURN(b.kernel, spec.get_int("kernel", 3, 1));
-  RETORT_ASSIGN_OR_RETURN(b.stride, spec.get_int("stride", 1, 1));
+  RETORT_ASSIGN_OR_RETURN(b.channels, spec.get_int("conv", std::nullopt, 1, kMaxFeatures));
+  RETORT_ASSIGN_OR_RETURN(b.kernel, spec.get_int("kernel", 3, 1, kMaxWindow));
+  RETORT_ASSIGN_OR_RETURN(b.stride, spec.get_int("stride", 1, 1, kMaxWindow));
   RETORT_ASSIGN_OR_RETURN(b.pad, read_pad(spec));
-  RETORT_ASSIGN_OR_RETURN(b.pool, spec.get_int("pool", 0, 0));
+  RETORT_ASSIGN_OR_RETURN(b.pool, spec.get_int("pool", 0, 0, kMaxWindow));
   if (b.pool == 1)
     return spec.error("pool",
                       "a 1x1 pooling window does nothing; use 0 for no pooling or a "
@@ -114,8 +114,9 @@ Status build_cnn(FamilyContext& ctx) {
     RETORT_ASSIGN_OR_RETURN(ConvBlock block, read_block(block_spec));
     blocks.push_back(std::move(block));
   }
-  RETORT_ASSIGN_OR_RETURN(std::vector<int64_t> fc,
-                          ctx.spec.get_int_list("fc", std::vector<int64_t>{128}, 1));
+  RETORT_ASSIGN_OR_RETURN(
+      std::vector<int64_t> fc,
+      ctx.spec.get_int_list("fc", std::vector<int64_t>{128}, 1, std::nullopt, kMaxFeatures));
   RETORT_RETURN_IF_ERROR(read_activation(ctx.spec));
   RETORT_ASSIGN_OR_RETURN(double dropout, read_dropout(ctx.spec));
   return append_cnn(ctx, blocks, fc, dropout);

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cassert>
 
+#include "retort/core/checked_alloc.h"
+
 namespace retort::arch {
 namespace {
 
@@ -66,9 +68,35 @@ Node& GraphBuilder::add_node(const std::string& name, const std::string& op_type
 
 void GraphBuilder::add_weight(const std::string& name, Shape shape) {
   assert(!model_.graph.initializers.count(name) && "initializer name used twice");
-  Tensor w(DType::kFloat32, std::move(shape));
-  if (initialize_) engine::initialize_weight(w, init_, seed_, name);
-  model_.graph.initializers[name] = std::move(w);
+  // The sizes come from a spec, that is from a file: checked before anything is allocated.
+  if (status_.ok()) {
+    const std::string what = "weight '" + name + "'";
+    status_ = check_buffer_size(DType::kFloat32, shape, what);
+    if (status_.ok()) {
+      const auto bytes = static_cast<uint64_t>(shape_numel(shape)) * sizeof(float);
+      const uint64_t limit = buffer_limit_bytes();
+      if (bytes > limit - weight_bytes_)
+        status_ =
+            make_error(ErrorCode::kInvalidArgument, "the weights up to ", what, " ",
+                       shape_to_string(shape), " need ", format_bytes(weight_bytes_ + bytes),
+                       ", more than the ", format_bytes(limit), " of memory this machine has");
+      weight_bytes_ += bytes;
+    }
+    if (!status_.ok())
+      status_ = make_error(status_.code(), status_.message(), "; use fewer or smaller layers");
+  }
+  if (!status_.ok()) {
+    model_.graph.initializers[name] = Tensor();
+    return;
+  }
+  auto w = allocate_tensor(DType::kFloat32, shape, "weight '" + name + "'");
+  if (!w.ok()) {
+    status_ = w.status();
+    model_.graph.initializers[name] = Tensor();
+    return;
+  }
+  if (initialize_) engine::initialize_weight(*w, init_, seed_, name);
+  model_.graph.initializers[name] = std::move(w).value();
 }
 
 void GraphBuilder::add_constant(const std::string& name, Tensor value) {

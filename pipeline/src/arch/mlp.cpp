@@ -39,7 +39,8 @@ Expected<double> read_dropout(SpecReader& spec) {
 
 Status build_mlp(FamilyContext& ctx) {
   RETORT_ASSIGN_OR_RETURN(std::vector<int64_t> hidden,
-                          ctx.spec.get_int_list("hidden", std::vector<int64_t>{256, 128}, 1));
+                          ctx.spec.get_int_list("hidden", std::vector<int64_t>{256, 128}, 1,
+                                                std::nullopt, kMaxFeatures));
   RETORT_RETURN_IF_ERROR(read_activation(ctx.spec));
   RETORT_ASSIGN_OR_RETURN(double dropout, read_dropout(ctx.spec));
   return append_mlp(ctx, hidden, dropout);

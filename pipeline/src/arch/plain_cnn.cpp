@@ -25,7 +25,7 @@ Status build_plain_cnn(FamilyContext& ctx) {
                           "plain-cnn depth is the number of conv layers and must be even, "
                           "from 2 to ",
                           kMaxDepth, " (e.g. 2, 4, 6, 8, 10), found ", depth);
-  RETORT_ASSIGN_OR_RETURN(int64_t width, ctx.spec.get_int("width", 32, 1));
+  RETORT_ASSIGN_OR_RETURN(int64_t width, ctx.spec.get_int("width", 32, 1, kMaxFeatures));
   RETORT_ASSIGN_OR_RETURN(bool bn, ctx.spec.get_bool("bn", true));
 
   GraphBuilder& g = ctx.graph;

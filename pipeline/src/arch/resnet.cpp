@@ -8,6 +8,9 @@
 namespace retort::arch {
 namespace {
 
+// ResNet-1202, the deepest of the paper's CIFAR networks.
+constexpr int64_t kMaxDepth = 1202;
+
 // Conv + BatchNormalization (the conv has no bias: the BN's bias plays its part).
 Expected<std::string> conv_bn(GraphBuilder& g, const std::string& conv_name,
                               const std::string& bn_name, const std::string& x, int64_t channels,
@@ -42,12 +45,12 @@ Expected<std::string> basic_block(GraphBuilder& g, const std::string& name, cons
 
 Status build_resnet(FamilyContext& ctx) {
   RETORT_ASSIGN_OR_RETURN(int64_t depth, ctx.spec.get_int("depth", 20, 1));
-  if (depth < 8 || (depth - 2) % 6 != 0)
+  if (depth < 8 || depth > kMaxDepth || (depth - 2) % 6 != 0)
     return ctx.spec.error("depth",
                           "resnet depth must be 6n+2 with n >= 1 (8, 14, 20, 32, 44, 56, "
-                          "110), found ",
-                          depth);
-  RETORT_ASSIGN_OR_RETURN(int64_t width, ctx.spec.get_int("width", 16, 1));
+                          "110, up to ",
+                          kMaxDepth, "), found ", depth);
+  RETORT_ASSIGN_OR_RETURN(int64_t width, ctx.spec.get_int("width", 16, 1, kMaxFeatures));
   const int64_t blocks_per_stage = (depth - 2) / 6;
 
   GraphBuilder& g = ctx.graph;

@@ -137,13 +137,13 @@ Expected<std::string> SpecReader::get_choice(std::string_view key,
 
 Expected<std::vector<int64_t>> SpecReader::get_int_list(
     std::string_view key, std::optional<std::vector<int64_t>> fallback, int64_t min,
-    std::optional<size_t> size) {
+    std::optional<size_t> size, int64_t max) {
   const json* v = find(key);
   std::vector<int64_t> result;
   const std::string what =
       detail::str_cat(size ? detail::str_cat("an array of ", *size, " integers")
                            : std::string("an array of integers"),
-                      range_text(min, kNoMax));
+                      range_text(min, max));
   if (v == nullptr) {
     if (!fallback) return missing(key);
     result = *fallback;
@@ -158,10 +158,10 @@ Expected<std::vector<int64_t>> SpecReader::get_int_list(
       auto n = as_integer(item);
       if (!n)
         return make_error(ErrorCode::kInvalidArgument, item_path, ": expected an integer",
-                          range_text(min, kNoMax), ", found ", describe_json(item));
-      if (*n < min)
+                          range_text(min, max), ", found ", describe_json(item));
+      if (*n < min || *n > max)
         return make_error(ErrorCode::kInvalidArgument, item_path, ": expected an integer",
-                          range_text(min, kNoMax), ", found ", *n);
+                          range_text(min, max), ", found ", *n);
       result.push_back(*n);
     }
   }

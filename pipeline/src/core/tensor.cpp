@@ -1,7 +1,10 @@
 #include "retort/core/tensor.h"
 
 #include <cassert>
+#include <cmath>
 #include <cstring>
+#include <limits>
+#include <new>
 #include <sstream>
 
 #include "retort/core/host_memory.h"
@@ -48,6 +51,31 @@ int64_t shape_numel(const Shape& shape) {
   return n;
 }
 
+int64_t float_to_int64(float value) {
+  // 2^63 is exactly representable as a float; INT64_MAX is not (it rounds up to 2^63).
+  constexpr float kTwoTo63 = 9223372036854775808.0f;
+  if (std::isnan(value)) return 0;
+  if (value >= kTwoTo63) return std::numeric_limits<int64_t>::max();
+  if (value < -kTwoTo63) return std::numeric_limits<int64_t>::min();
+  return static_cast<int64_t>(value);
+}
+
+std::optional<int64_t> checked_numel(const Shape& shape) {
+  int64_t n = 1;
+  bool zero = false;
+  bool overflow = false;
+  for (int64_t d : shape) {
+    if (d < 0) return std::nullopt;
+    if (d == 0)
+      zero = true;  // the count is 0 whatever the other dims are, overflowing or not
+    else if (!overflow)
+      overflow = __builtin_mul_overflow(n, d, &n);
+  }
+  if (zero) return 0;
+  if (overflow) return std::nullopt;
+  return n;
+}
+
 std::string shape_to_string(const Shape& shape) {
   std::ostringstream out;
   out << "[";
@@ -56,8 +84,11 @@ std::string shape_to_string(const Shape& shape) {
   return out.str();
 }
 
-Tensor::Tensor(DType dtype, Shape shape)
-    : dtype_(dtype), shape_(std::move(shape)), numel_(shape_numel(shape_)) {
+Tensor::Tensor(DType dtype, Shape shape) : dtype_(dtype), shape_(std::move(shape)) {
+  const std::optional<int64_t> numel = checked_numel(shape_);
+  if (!numel || static_cast<uint64_t>(*numel) > std::numeric_limits<size_t>::max() / 8)
+    throw std::bad_array_new_length();
+  numel_ = *numel;
   storage_ = allocate_zeroed(nbytes());
 }
 
@@ -95,7 +126,7 @@ std::vector<int64_t> Tensor::to_int64_vector() const {
         out[i] = data<bool>()[i] ? 1 : 0;
         break;
       case DType::kFloat32:
-        out[i] = static_cast<int64_t>(data<float>()[i]);
+        out[i] = float_to_int64(data<float>()[i]);
         break;
     }
   }

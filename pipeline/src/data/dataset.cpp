@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "retort/core/checked_alloc.h"
 #include "retort/data/idx.h"
 
 namespace retort::data {
@@ -84,7 +85,8 @@ Expected<Dataset> load_idx_dataset(const std::string& images_path, const std::st
 
   Dataset dataset;
   dataset.name = name;
-  dataset.images = Tensor(DType::kFloat32, shape);
+  RETORT_ASSIGN_OR_RETURN(
+      dataset.images, allocate_tensor(DType::kFloat32, shape, "'" + images_path + "' as float32"));
   std::array<float, 256> scale;  // exact v / 255 for every byte value
   for (int v = 0; v < 256; ++v) scale[v] = static_cast<float>(v) / 255.0f;
   std::array<uint8_t, 1 << 16> chunk;

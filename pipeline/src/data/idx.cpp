@@ -13,6 +13,8 @@
 #include <memory>
 #include <sstream>
 
+#include "retort/core/checked_alloc.h"
+
 namespace retort::data {
 namespace {
 
@@ -150,6 +152,37 @@ struct IdxReader::State {
                       "); the file is damaged: download or reinstall it");
   }
 
+  std::string data_description() const {
+    return detail::str_cat(header_bytes, "-byte header + ", data_bytes, " bytes of data for ",
+                           type->name, " ", shape_to_string(shape));
+  }
+
+  // The header's dims against what the file can hold, before anyone allocates for them: an
+  // uncompressed file holds header + data bytes, and deflate expands at most 1032:1, so a gzip
+  // file of N bytes holds at most 1032 N. (Exact for gzip only once it is decompressed: a claim
+  // within the bound that the stream does not keep is found by read().)
+  Status check_against_file_size() const {
+    std::error_code ec;
+    const uintmax_t file_bytes = std::filesystem::file_size(path, ec);
+    if (ec) return Status::Ok();  // not a regular file (a pipe): read() finds a short one
+    constexpr uint64_t kMaxDeflateRatio = 1032;
+    const uint64_t declared = header_bytes + data_bytes;
+    if (!compressed()) {
+      if (declared <= file_bytes) return Status::Ok();
+      return make_error(ErrorCode::kParse, "'", path, "': truncated: expected ", declared,
+                        " bytes (", data_description(), "), got ", file_bytes,
+                        " in the file; the file is incomplete or its header is corrupt: download "
+                        "or reinstall it");
+    }
+    if (file_bytes >= declared / kMaxDeflateRatio + 1) return Status::Ok();
+    return make_error(ErrorCode::kParse, "'", path, "': the header declares ", type->name, " ",
+                      shape_to_string(shape), " (", declared, " bytes with the header), more than ",
+                      "the ", file_bytes, "-byte gzip file can hold (deflate expands at most ",
+                      kMaxDeflateRatio,
+                      ":1); the header is corrupt or the file is cut short: download or "
+                      "reinstall it");
+  }
+
   Status truncated(size_t expected, const std::string& what) const {
     const bool gzip_cut = compressed() && ended_early();
     return make_error(ErrorCode::kParse, "'", path, "': truncated: expected ", expected, " bytes (",
@@ -253,24 +286,22 @@ Expected<IdxReader> IdxReader::open(const std::string& path,
   }
   state->numel = static_cast<int64_t>(numel);
   state->data_bytes = numel * type.size;
+  RETORT_RETURN_IF_ERROR(state->check_against_file_size());
   return IdxReader(std::move(state));
 }
 
 Status IdxReader::read(void* dst, int64_t count) {
   State& s = *state_;
-  const size_t bytes = static_cast<size_t>(count) * s.type->size;
-  if (count < 0 || s.data_read + bytes > s.data_bytes) {
+  if (count < 0 || static_cast<uint64_t>(count) > (s.data_bytes - s.data_read) / s.type->size) {
     return make_error(ErrorCode::kInvalidArgument, "'", s.path, "': cannot read ", count,
                       " more elements: the header declares ", s.numel, " and ",
                       s.data_read / s.type->size, " were read already");
   }
+  const size_t bytes = static_cast<size_t>(count) * s.type->size;
   RETORT_ASSIGN_OR_RETURN(size_t got, s.read_up_to(dst, bytes));
   s.data_read += got;
   if (got < bytes) {
-    return s.truncated(
-        s.header_bytes + s.data_bytes,
-        detail::str_cat(s.header_bytes, "-byte header + ", s.data_bytes, " bytes of data for ",
-                        s.type->name, " ", shape_to_string(s.shape)));
+    return s.truncated(s.header_bytes + s.data_bytes, s.data_description());
   }
   if (s.type->size == 4) swap_words_if_little_endian(dst, static_cast<size_t>(count));
   return Status::Ok();
@@ -311,7 +342,8 @@ namespace {
 
 Expected<Tensor> read_idx_impl(const std::string& path, const std::vector<uint32_t>& accepted) {
   RETORT_ASSIGN_OR_RETURN(IdxReader reader, IdxReader::open(path, accepted));
-  Tensor tensor(reader.dtype(), reader.shape());
+  RETORT_ASSIGN_OR_RETURN(Tensor tensor,
+                          allocate_tensor(reader.dtype(), reader.shape(), "'" + path + "'"));
   RETORT_RETURN_IF_ERROR(reader.read(tensor.raw(), tensor.numel()));
   RETORT_RETURN_IF_ERROR(reader.finish());
   return tensor;

@@ -85,6 +85,7 @@ class HintFeature final : public FeatureTerm {
       out = b.gemm("regressor", x, t[1]);
     }
     b.output(out);
+    if (!b.status().ok()) return b.status().with_context("hint regressor");
     engine::PlanOptions po;
     po.batch = s[0];
     po.backward = true;

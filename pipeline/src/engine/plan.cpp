@@ -6,12 +6,14 @@
 #include <cstring>
 #include <deque>
 #include <map>
+#include <new>
 #include <set>
 #include <unordered_map>
 
 #include "engine/chain_fusion.h"
 #include "engine/int8/region.h"
 #include "ops/ops.h"
+#include "retort/core/checked_alloc.h"
 #include "retort/engine/dnnl_util.h"
 
 namespace retort::engine {
@@ -112,6 +114,15 @@ struct Plan::Impl {
   }
 
   Status build(Model& model);
+  // A float32 buffer of a shape taken from the model (and the batch): a hostile or corrupt
+  // file can make it any size, so it is checked, and a failure names the value.
+  Expected<Tensor> buffer(const Shape& shape, const std::string& what) const {
+    auto t = allocate_tensor(DType::kFloat32, shape, what);
+    if (t.ok()) return t;
+    return make_error(t.status().code(), t.status().message(), " at batch ", options.batch,
+                      "; the model's shapes are wrong or too large for this machine: check the "
+                      "model, or use a smaller batch");
+  }
 };
 
 Status Plan::Impl::build(Model& model) {
@@ -126,8 +137,8 @@ Status Plan::Impl::build(Model& model) {
       return make_error(ErrorCode::kUnsupported, "graph input '", in.name, "' has dtype ",
                         dtype_name(in.dtype), "; the engine runs float32 inputs only");
     int v = add_value(in.name);
-    Shape shape = in.concrete_shape(options.batch);
-    values[v].storage = Tensor(DType::kFloat32, shape);
+    RETORT_ASSIGN_OR_RETURN(values[v].storage, buffer(in.concrete_shape(options.batch),
+                                                      "graph input '" + in.name + "'"));
     values[v].view = make_view(values[v].storage);
     graph_inputs.push_back(v);
   }
@@ -227,7 +238,8 @@ Status Plan::Impl::build(Model& model) {
         return make_error(ErrorCode::kUnsupported, node.describe(), ": output ", o, " ('", out,
                           "') is not supported by the engine");
       int v = add_value(out);
-      values[v].storage = Tensor(DType::kFloat32, out_shapes[o]);
+      RETORT_ASSIGN_OR_RETURN(values[v].storage,
+                              buffer(out_shapes[o], node.describe() + ": output '" + out + "'"));
       values[v].view = make_view(values[v].storage);
       step.outputs.push_back(v);
     }
@@ -295,7 +307,8 @@ Status Plan::Impl::build(Model& model) {
       }
     for (ValueSlot& slot : values) {
       if (!slot.requires_grad) continue;
-      slot.grad_storage = Tensor(DType::kFloat32, slot.view.shape);
+      RETORT_ASSIGN_OR_RETURN(slot.grad_storage,
+                              buffer(slot.view.shape, "the gradient of '" + slot.name + "'"));
       slot.grad = make_view(slot.grad_storage);
       slot.accumulates = slot.grad_consumers + (slot.external_grad ? 1 : 0) > 1;
       if (slot.external_grad)
@@ -321,7 +334,11 @@ Status Plan::Impl::build(Model& model) {
       View g;
       if (v != kNoValue && values[v].requires_grad && step.kernel->differentiable_input(i)) {
         if (values[v].accumulates) {
-          step.partial_storage.emplace_back(DType::kFloat32, values[v].view.shape);
+          RETORT_ASSIGN_OR_RETURN(
+              Tensor partial,
+              buffer(values[v].view.shape,
+                     nodes[n].describe() + ": the gradient of input '" + values[v].name + "'"));
+          step.partial_storage.push_back(std::move(partial));
           g = make_view(step.partial_storage.back());
           step.accumulations.push_back({g, values[v].grad});
         } else {
@@ -366,7 +383,15 @@ Plan::~Plan() = default;
 Expected<std::unique_ptr<Plan>> Plan::compile(Model& model, const PlanOptions& options) {
   auto impl = std::make_unique<Impl>();
   impl->options = options;
-  RETORT_RETURN_IF_ERROR(impl->build(model));
+  // The buffers are checked one by one (Impl::buffer); this catches the rest (a kernel's own
+  // workspace, the plan's bookkeeping) when memory runs out.
+  try {
+    RETORT_RETURN_IF_ERROR(impl->build(model));
+  } catch (const std::bad_alloc&) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "out of memory while compiling the plan at batch ", options.batch,
+                      "; the model is too large for this machine: use a smaller batch");
+  }
   return std::unique_ptr<Plan>(new Plan(std::move(impl)));
 }
 

@@ -1,8 +1,13 @@
 #include "retort/exec/manifest.h"
 
+#include <cstdint>
 #include <fstream>
+#include <optional>
 #include <sstream>
+#include <type_traits>
+#include <utility>
 
+#include "retort/core/json_util.h"
 #include "retort/exec/artifact_store.h"
 
 namespace retort::exec {
@@ -20,6 +25,22 @@ Status read_field(const nlohmann::json& j, const char* key, const std::string& w
   auto it = j.find(key);
   if (it == j.end()) {
     return make_error(ErrorCode::kParse, where, ": missing \"", key, "\"");
+  }
+  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+    // nlohmann converts any number with a plain cast: 1e300 into an int is undefined behaviour.
+    // A manifest is a file that may be damaged: a whole number in the type's range, or an error.
+    std::optional<T> value;
+    if (it->is_number_unsigned()) {
+      if (const auto u = it->get<uint64_t>(); std::in_range<T>(u)) value = static_cast<T>(u);
+    } else if (const std::optional<int64_t> i = as_integer(*it); i && std::in_range<T>(*i)) {
+      value = static_cast<T>(*i);
+    }
+    if (!value)
+      return make_error(ErrorCode::kParse, where, ": \"", key, "\" is ", describe_json(*it),
+                        ", not a whole number in the range of its type (the manifest is damaged; "
+                        "delete the stage's folder to run the stage again)");
+    *out = *value;
+    return Status::Ok();
   }
   try {
     *out = it->get<T>();

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cstring>
+#include <functional>
+#include <limits>
 #include <optional>
 #include <set>
 #include <unordered_set>
@@ -14,6 +16,11 @@ namespace {
 constexpr int64_t kMaxFoldedElements = int64_t{1} << 20;
 // Integer tensors up to this many elements are tracked element by element (shape vectors).
 constexpr int64_t kMaxTrackedElements = 64;
+// Bounds on one symbolic integer, so that a hostile chain of Mul/Div nodes cannot grow it
+// without end: past them it becomes one opaque symbol.
+constexpr size_t kMaxTerms = 16;
+constexpr size_t kMaxDegree = 8;
+constexpr size_t kMaxOpaqueName = 160;
 
 // An integer known up to symbolic dims: a polynomial in named unknowns ("batch"), stored as
 // monomial (sorted symbol names) -> coefficient. Fixed when it has no symbolic monomial. What
@@ -64,13 +71,20 @@ struct SymInt {
   }
 };
 
+SymInt opaque(const SymInt& a, const char* op, const SymInt& b);
+
+// The dims are read from a file: arithmetic that overflows int64 (only a corrupt or hostile
+// file gets there) gives an opaque symbol, never undefined behaviour.
 SymInt sym_add_scaled(const SymInt& a, const SymInt& b, int64_t sign) {
   SymInt r = a;
   for (const auto& [mono, coef] : b.terms) {
     int64_t& c = r.terms[mono];
-    c += sign * coef;
+    int64_t term = 0;
+    if (__builtin_mul_overflow(sign, coef, &term) || __builtin_add_overflow(c, term, &c))
+      return opaque(a, sign > 0 ? "+" : "-", b);
     if (c == 0) r.terms.erase(mono);
   }
+  if (r.terms.size() > kMaxTerms) return opaque(a, sign > 0 ? "+" : "-", b);
   return r;
 }
 
@@ -82,23 +96,33 @@ SymInt sym_sub(const SymInt& a, const SymInt& b) {
 }
 
 SymInt sym_mul(const SymInt& a, const SymInt& b) {
+  if (a.terms.size() * b.terms.size() > kMaxTerms) return opaque(a, "*", b);
   SymInt r;
   for (const auto& [ma, ca] : a.terms)
     for (const auto& [mb, cb] : b.terms) {
       SymInt::Monomial m = ma;
       m.insert(m.end(), mb.begin(), mb.end());
+      if (m.size() > kMaxDegree) return opaque(a, "*", b);
       std::sort(m.begin(), m.end());
-      r = sym_add(r, SymInt{{{m, ca * cb}}});
+      int64_t c = 0;
+      if (__builtin_mul_overflow(ca, cb, &c)) return opaque(a, "*", b);
+      SymInt term;
+      term.terms[m] = c;
+      r = sym_add(r, term);
     }
   return r;
 }
 
+// One symbol standing for an expression the polynomials do not capture. Its name is the
+// expression, so that equal expressions compare equal; a long one is shortened to a hash of
+// itself (the operands are bounded by kMaxTerms and kMaxDegree, so the text is too).
 SymInt opaque(const SymInt& a, const char* op, const SymInt& b) {
   std::string expr = "(";
   expr += a.to_string();
   expr += op;
   expr += b.to_string();
   expr += ')';
+  if (expr.size() > kMaxOpaqueName) expr = "expr#" + std::to_string(std::hash<std::string>{}(expr));
   return SymInt::symbol(std::move(expr));
 }
 
@@ -106,9 +130,14 @@ SymInt opaque(const SymInt& a, const char* op, const SymInt& b) {
 // the divisor is one monomial that divides every term; opaque otherwise.
 std::optional<SymInt> sym_div(const SymInt& a, const SymInt& b) {
   if (b.terms.empty()) return std::nullopt;  // division by zero
+  const auto& [mb, cb] = *b.terms.begin();
+  // INT64_MIN / -1 overflows (and traps on x86).
+  if (cb == -1 && std::any_of(a.terms.begin(), a.terms.end(), [](const auto& term) {
+        return term.second == std::numeric_limits<int64_t>::min();
+      }))
+    return opaque(a, "/", b);
   if (a.is_fixed() && b.is_fixed()) return SymInt::fixed(a.value() / b.value());
   if (b.terms.size() != 1) return opaque(a, "/", b);
-  const auto& [mb, cb] = *b.terms.begin();
   SymInt r;
   for (const auto& [ma, ca] : a.terms) {
     SymInt::Monomial rest = ma;
@@ -452,7 +481,7 @@ void Analysis::fold(const Node& node) {
     } else if (const Tensor* t = const_of(node.inputs[0])) {
       std::vector<int64_t> values;
       if (t->dtype() == DType::kFloat32)
-        for (float f : t->span<float>()) values.push_back(static_cast<int64_t>(f));
+        for (float f : t->span<float>()) values.push_back(float_to_int64(f));
       else if (t->dtype() == DType::kBool)
         for (bool b : t->span<bool>()) values.push_back(b ? 1 : 0);
       else if (t->dtype() == DType::kInt8)
@@ -494,8 +523,14 @@ void Analysis::fold(const Node& node) {
       end = std::clamp<int64_t>(end, -1, n - 1);
     }
     SymTensor v{data->dtype, {}, {}};
-    for (int64_t i = start; step > 0 ? i < end : i > end; i += step)
+    // start and end are within [-1, n]; the step may be anything, so it is never added unless
+    // the next index is still inside (i + step could overflow).
+    for (int64_t i = start; step > 0 ? i < end : i > end;) {
       v.elems.push_back(data->elems[i]);
+      const int64_t remaining = end - i;
+      if (step > 0 ? step >= remaining : step <= remaining) break;
+      i += step;
+    }
     v.shape = {static_cast<int64_t>(v.elems.size())};
     set_sym(out, std::move(v));
     return;
@@ -531,8 +566,8 @@ void Analysis::fold(const Node& node) {
     const Tensor* shape_t = const_of(node.inputs[0]);
     if (shape_t == nullptr || !is_int_dtype(shape_t->dtype()) || shape_t->rank() != 1) return;
     Shape shape = shape_t->to_int64_vector();
-    if (std::any_of(shape.begin(), shape.end(), [](int64_t d) { return d < 0; })) return;
-    if (shape_numel(shape) > kMaxFoldedElements) return;
+    const std::optional<int64_t> numel = checked_numel(shape);  // none: a negative dim or overflow
+    if (!numel || *numel > kMaxFoldedElements) return;
     Tensor value = Tensor::scalar(0.0f);
     if (auto it = node.attributes.find("value"); it != node.attributes.end()) {
       if (it->second.kind != Attribute::Kind::kTensor || it->second.t.numel() != 1) return;
@@ -742,16 +777,25 @@ SymInt window_output(const SymInt& in, int64_t kernel, int64_t stride, int64_t d
                      int64_t pad_begin, int64_t pad_end, const std::string& auto_pad,
                      bool ceil_mode, const std::string& opaque_name) {
   if (!in.is_fixed()) return SymInt::symbol(opaque_name);
-  const int64_t n = in.value();
-  const int64_t effective = (kernel - 1) * dilation + 1;
-  if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER")
-    return SymInt::fixed((n + stride - 1) / stride);
-  if (auto_pad == "VALID") return SymInt::fixed((n - effective) / stride + 1);
-  const int64_t span = n + pad_begin + pad_end - effective;
-  int64_t out = (ceil_mode ? (span + stride - 1) / stride : span / stride) + 1;
-  // A window may not start in the end padding (ONNX, PyTorch and ONNX Runtime agree).
-  if (ceil_mode && (out - 1) * stride >= n + pad_begin) --out;
-  return SymInt::fixed(out);
+  // In 128 bits: kernel, stride, dilation and pads come from the file and may be anything
+  // positive (the caller checked), so int64 arithmetic could overflow.
+  using Wide = __int128;
+  const Wide n = in.value();
+  const Wide effective = (Wide{kernel} - 1) * dilation + 1;
+  Wide out = 0;
+  if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
+    out = (n + stride - 1) / stride;
+  } else if (auto_pad == "VALID") {
+    out = (n - effective) / stride + 1;
+  } else {
+    const Wide span = n + pad_begin + pad_end - effective;
+    out = (ceil_mode ? (span + stride - 1) / stride : span / stride) + 1;
+    // A window may not start in the end padding (ONNX, PyTorch and ONNX Runtime agree).
+    if (ceil_mode && (out - 1) * stride >= n + pad_begin) --out;
+  }
+  if (out < std::numeric_limits<int64_t>::min() || out > std::numeric_limits<int64_t>::max())
+    return SymInt::symbol(opaque_name);
+  return SymInt::fixed(static_cast<int64_t>(out));
 }
 
 std::optional<SymShape> Analysis::infer_pool_like(const Node& node, bool conv) const {
@@ -907,8 +951,11 @@ std::vector<std::optional<SymShape>> Analysis::infer(size_t index, const Node& n
     auto pads = node.has_input(1) ? ints_of(node, 1) : std::optional(node.attr_ints("pads"));
     if (!x || !pads || pads->size() != 2 * x->size()) return outs;
     SymShape out = *x;
-    for (size_t i = 0; i < out.size(); ++i)
-      out[i] = sym_add(out[i], SymInt::fixed((*pads)[i] + (*pads)[i + out.size()]));
+    for (size_t i = 0; i < out.size(); ++i) {
+      int64_t total = 0;
+      if (__builtin_add_overflow((*pads)[i], (*pads)[i + out.size()], &total)) return outs;
+      out[i] = sym_add(out[i], SymInt::fixed(total));
+    }
     outs[0] = out;
     return outs;
   }

@@ -2,7 +2,6 @@
 
 #include <fnmatch.h>
 
-#include <functional>
 #include <set>
 #include <unordered_map>
 #include <unordered_set>
@@ -107,26 +106,38 @@ Status Graph::sort_topologically() {
   std::vector<int> state(nodes.size(), 0);  // 0 new, 1 visiting, 2 done
   std::vector<Node> sorted;
   sorted.reserve(nodes.size());
-  std::vector<std::string> stack;
-  std::function<Status(size_t)> visit = [&](size_t i) -> Status {
-    if (state[i] == 2) return Status::Ok();
+  // Depth-first, producers before readers, with an explicit stack: a file may hold a chain of
+  // a million nodes, deeper than the call stack goes. Each entry: node, next input to look at.
+  std::vector<std::pair<size_t, size_t>> stack;
+  auto enter = [&](size_t i) -> Status {
     if (state[i] == 1)
       return make_error(ErrorCode::kInvalidArgument, "graph has a cycle through ",
                         nodes[i].describe());
-    state[i] = 1;
-    for (const auto& in : nodes[i].inputs) {
+    if (state[i] == 0) {
+      state[i] = 1;
+      stack.emplace_back(i, 0);
+    }
+    return Status::Ok();
+  };
+  for (size_t root = 0; root < nodes.size(); ++root) {
+    RETORT_RETURN_IF_ERROR(enter(root));
+    while (!stack.empty()) {
+      auto& [i, next] = stack.back();
+      if (next == nodes[i].inputs.size()) {
+        state[i] = 2;
+        sorted.push_back(nodes[i]);
+        stack.pop_back();
+        continue;
+      }
+      const std::string& in = nodes[i].inputs[next++];
       if (in.empty() || available.count(in)) continue;
       auto it = producer.find(in);
       if (it == producer.end())
         return make_error(ErrorCode::kInvalidArgument, nodes[i].describe(), " reads value '", in,
                           "' that no node, graph input or initializer defines");
-      RETORT_RETURN_IF_ERROR(visit(it->second));
+      RETORT_RETURN_IF_ERROR(enter(it->second));  // may reallocate the stack: i and next die
     }
-    state[i] = 2;
-    sorted.push_back(nodes[i]);
-    return Status::Ok();
-  };
-  for (size_t i = 0; i < nodes.size(); ++i) RETORT_RETURN_IF_ERROR(visit(i));
+  }
   nodes = std::move(sorted);
   return Status::Ok();
 }

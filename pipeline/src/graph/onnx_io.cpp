@@ -14,11 +14,14 @@
 #include <exception>
 #include <filesystem>
 #include <fstream>
+#include <limits>
+#include <new>
 #include <optional>
 #include <set>
 #include <sstream>
 #include <system_error>
 
+#include "retort/core/checked_alloc.h"
 #include "retort/graph/fold_constants.h"
 
 namespace retort {
@@ -40,6 +43,11 @@ Expected<std::string> read_file(const std::string& path) {
     return make_error(ErrorCode::kNotFound, "'", path, "': no such file; check the path");
   if (fs::is_directory(status))
     return make_error(ErrorCode::kInvalidArgument, "'", path, "' is a directory, not a file");
+  // Checked before reading it all into memory: parsing would refuse it anyway.
+  if (const auto size = fs::file_size(path, ec); !ec && size > static_cast<uintmax_t>(INT_MAX))
+    return make_error(ErrorCode::kUnsupported, "'", path, "': ", size,
+                      " bytes, larger than 2 GiB, the protobuf limit for one file (ONNX external "
+                      "data is not supported)");
   std::ifstream in(path, std::ios::binary);
   if (!in) return make_error(ErrorCode::kIo, "'", path, "': cannot open: ", std::strerror(errno));
   std::ostringstream bytes;
@@ -139,47 +147,71 @@ Expected<Tensor> tensor_from_proto(const onnx::TensorProto& p, const std::string
     return make_error(ErrorCode::kUnsupported, what,
                       " is a segment of a larger tensor, which "
                       "retort does not support");
-  Shape shape;
-  int64_t numel = 1;
-  for (int64_t d : p.dims()) {
-    if (d < 0 || (d > 0 && numel > (int64_t{1} << 40) / d))
-      return make_error(ErrorCode::kParse, what, " has an invalid dimension ", d);
-    shape.push_back(d);
-    numel *= d;
-  }
-  Tensor t(*dtype, shape);
-  const size_t n = static_cast<size_t>(numel);
+  // Every size here comes from the file: the dims must describe exactly the data the file
+  // holds before anything is allocated (a corrupt or hostile file may claim 2^40 elements).
+  const Shape shape(p.dims().begin(), p.dims().end());
+  for (int64_t d : shape)
+    if (d < 0)
+      return make_error(ErrorCode::kParse, what, " has a negative dimension ", d, " in its shape ",
+                        shape_to_string(shape), " (the file is corrupt)");
+  const std::optional<int64_t> numel = checked_numel(shape);
+  if (!numel)
+    return make_error(ErrorCode::kParse, what, " has the shape ", shape_to_string(shape),
+                      ", whose element count overflows 64 bits (the file is corrupt)");
+  const auto n = static_cast<uint64_t>(*numel);
+  const uint64_t element = dtype_size(*dtype);
   auto count_error = [&](const char* field, int64_t count) {
     return make_error(ErrorCode::kParse, what, " has ", count, " values in ", field,
-                      " but its shape ", shape_to_string(shape), " needs ", numel,
+                      " but its shape ", shape_to_string(shape), " needs ", n,
                       " (the file is corrupt)");
   };
   if (p.has_raw_data()) {
-    if (p.raw_data().size() != t.nbytes())
-      return make_error(ErrorCode::kParse, what, " has ", p.raw_data().size(),
-                        " bytes of raw_data but its shape ", shape_to_string(shape), " and type ",
-                        dtype_name(*dtype), " need ", t.nbytes(), " (the file is corrupt)");
+    const uint64_t have = p.raw_data().size();
+    if (n > std::numeric_limits<uint64_t>::max() / element || have != n * element)
+      return make_error(ErrorCode::kParse, what, " has ", have, " bytes of raw_data but its shape ",
+                        shape_to_string(shape), " and type ", dtype_name(*dtype), " need ",
+                        n <= std::numeric_limits<uint64_t>::max() / element
+                            ? std::to_string(n * element)
+                            : std::string("more than 2^64"),
+                        " (the file is corrupt)");
+  } else {
+    switch (*dtype) {
+      case DType::kFloat32:
+        if (static_cast<uint64_t>(p.float_data_size()) != n)
+          return count_error("float_data", p.float_data_size());
+        break;
+      case DType::kInt64:
+        if (static_cast<uint64_t>(p.int64_data_size()) != n)
+          return count_error("int64_data", p.int64_data_size());
+        break;
+      case DType::kInt32:
+      case DType::kInt8:
+      case DType::kUInt8:
+      case DType::kBool:
+        // ONNX stores these (one value per int32) in int32_data.
+        if (static_cast<uint64_t>(p.int32_data_size()) != n)
+          return count_error("int32_data", p.int32_data_size());
+        break;
+    }
+  }
+  // The data is in the file, so the size is bounded by the file's (at most 2 GiB); memory
+  // may still run out.
+  RETORT_ASSIGN_OR_RETURN(Tensor t, allocate_tensor(*dtype, shape, what));
+  if (p.has_raw_data()) {
     if (n > 0) std::memcpy(t.raw(), p.raw_data().data(), t.nbytes());
     return t;
   }
   switch (*dtype) {
     case DType::kFloat32:
-      if (static_cast<size_t>(p.float_data_size()) != n)
-        return count_error("float_data", p.float_data_size());
       std::copy(p.float_data().begin(), p.float_data().end(), t.data<float>());
       break;
     case DType::kInt64:
-      if (static_cast<size_t>(p.int64_data_size()) != n)
-        return count_error("int64_data", p.int64_data_size());
       std::copy(p.int64_data().begin(), p.int64_data().end(), t.data<int64_t>());
       break;
     case DType::kInt32:
     case DType::kInt8:
     case DType::kUInt8:
     case DType::kBool:
-      // ONNX stores these (one value per int32) in int32_data.
-      if (static_cast<size_t>(p.int32_data_size()) != n)
-        return count_error("int32_data", p.int32_data_size());
       for (size_t i = 0; i < n; ++i) {
         const int32_t v = p.int32_data(static_cast<int>(i));
         if (*dtype == DType::kInt32) t.data<int32_t>()[i] = v;
@@ -501,9 +533,16 @@ Expected<Model> parse_onnx(std::string_view bytes, const std::string& origin,
     return make_error(ErrorCode::kParse, origin,
                       ": not a valid ONNX model (the protobuf does not parse: the file is "
                       "corrupt, truncated or not an ONNX file)");
-  auto model = model_from_proto(mp, options);
-  if (!model.ok()) return model.status().with_context(origin);
-  return model;
+  // Tensors are allocated through allocate_tensor, which names them; this catches what is
+  // left (the IR's own vectors and strings) when memory runs out.
+  try {
+    auto model = model_from_proto(mp, options);
+    if (!model.ok()) return model.status().with_context(origin);
+    return model;
+  } catch (const std::bad_alloc&) {
+    return make_error(ErrorCode::kInvalidArgument, origin, ": out of memory while loading the ",
+                      bytes.size(), "-byte model");
+  }
 }
 
 Expected<Model> load_onnx(const std::string& path, const OnnxLoadOptions& options) {

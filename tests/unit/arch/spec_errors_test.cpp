@@ -78,13 +78,13 @@ TEST(SpecErrors, UnknownKeyInANestedObjectHasItsFullPath) {
 
 TEST(SpecErrors, WrongTypeSaysExpectedAndFound) {
   EXPECT_EQ(error_of({{"arch", "mlp"}, {"hidden", "256"}}),
-            "/hidden: expected an array of integers >= 1, found string \"256\"");
+            "/hidden: expected an array of integers from 1 to 1048576, found string \"256\"");
   EXPECT_EQ(error_of({{"arch", "mlp"}, {"hidden", {256, "128"}}}),
-            "/hidden/1: expected an integer >= 1, found string \"128\"");
+            "/hidden/1: expected an integer from 1 to 1048576, found string \"128\"");
   EXPECT_EQ(error_of({{"arch", "mlp"}, {"hidden", {256, 0}}}),
-            "/hidden/1: expected an integer >= 1, found 0");
+            "/hidden/1: expected an integer from 1 to 1048576, found 0");
   EXPECT_EQ(error_of({{"arch", "mlp"}, {"classes", 2.5}}),
-            "/classes: expected an integer >= 1, found number 2.5");
+            "/classes: expected an integer from 1 to 1048576, found number 2.5");
   EXPECT_EQ(error_of({{"arch", "cnn"}, {"blocks", {{{"conv", 8}, {"bn", "yes"}}}}}),
             "/blocks/0/bn: expected true or false, found string \"yes\"");
   EXPECT_EQ(error_of({{"arch", "mlp"}, {"dropout", "0.5"}}),
@@ -97,7 +97,8 @@ TEST(SpecErrors, WrongTypeSaysExpectedAndFound) {
 
 TEST(SpecErrors, BadValues) {
   EXPECT_EQ(error_of({{"arch", "resnet"}, {"depth", 7}}),
-            "/depth: resnet depth must be 6n+2 with n >= 1 (8, 14, 20, 32, 44, 56, 110), found 7");
+            "/depth: resnet depth must be 6n+2 with n >= 1 (8, 14, 20, 32, 44, 56, 110, up to "
+            "1202), found 7");
   const std::string plain = error_of({{"arch", "plain-cnn"}, {"depth", 5}});
   EXPECT_TRUE(StartsWith(plain,
                          "/depth: plain-cnn depth is the number of conv layers and must "
@@ -113,9 +114,9 @@ TEST(SpecErrors, BadValues) {
                          "of: kaiming, kaiming_normal, kaiming_uniform, xavier"));
   EXPECT_TRUE(Contains(init, "xavier_normal"));
   EXPECT_EQ(error_of({{"arch", "mlp"}, {"input", {28, 28}}}),
-            "/input: expected an array of 3 integers >= 1, found 2 values");
+            "/input: expected an array of 3 integers from 1 to 65536, found 2 values");
   EXPECT_EQ(error_of({{"arch", "mlp"}, {"classes", 0}}),
-            "/classes: expected an integer >= 1, found 0");
+            "/classes: expected an integer from 1 to 1048576, found 0");
 }
 
 TEST(SpecErrors, ClassNamesMustMatchClasses) {
@@ -150,8 +151,9 @@ TEST(SpecErrors, ConvBlocks) {
   EXPECT_EQ(error_of({{"arch", "cnn"}, {"blocks", {{{"conv", 8}, {"pad", "sam"}}}}}),
             "/blocks/0/pad: unknown padding 'sam' (did you mean 'same'?); use \"same\", \"valid\" "
             "or a number of pixels >= 0");
-  EXPECT_EQ(error_of({{"arch", "cnn"}, {"blocks", {{{"conv", 8}, {"pad", -1}}}}}),
-            "/blocks/0/pad: expected \"same\", \"valid\" or an integer >= 0, found number -1");
+  EXPECT_EQ(
+      error_of({{"arch", "cnn"}, {"blocks", {{{"conv", 8}, {"pad", -1}}}}}),
+      "/blocks/0/pad: expected \"same\", \"valid\" or an integer from 0 to 65536, found number -1");
   EXPECT_EQ(error_of({{"arch", "cnn"}, {"blocks", {{{"conv", 8}, {"pool", 1}}}}}),
             "/blocks/0/pool: a 1x1 pooling window does nothing; use 0 for no pooling or a "
             "window >= 2");
@@ -174,8 +176,9 @@ TEST(SpecErrors, ShapeErrorsNameTheBlockAndLayer) {
 }
 
 TEST(SpecErrors, PathsArePrefixedInsideARecipe) {
-  EXPECT_EQ(error_of({{"arch", "mlp"}, {"hidden", {256, "128"}}}, "/models/student"),
-            "/models/student/hidden/1: expected an integer >= 1, found string \"128\"");
+  EXPECT_EQ(
+      error_of({{"arch", "mlp"}, {"hidden", {256, "128"}}}, "/models/student"),
+      "/models/student/hidden/1: expected an integer from 1 to 1048576, found string \"128\"");
   EXPECT_TRUE(StartsWith(
       error_of({{"arch", "cnn"}, {"blocks", {{{"conv", 8}, {"kernal", 5}}}}}, "/models/teacher"),
       "/models/teacher/blocks/0/kernal: unknown key"));

@@ -66,6 +66,22 @@ TEST(Dataset, MismatchedCountsAndSwappedFilesAreReported) {
   EXPECT_TRUE(contains(ds.status().message(), "expected 0x00000803 (uint8, 3 dims)"));
 }
 
+TEST(Dataset, ImagesHeaderClaimingMoreThanTheFileHoldsFailsBeforeAllocating) {
+  // 2^20 labels, and an images header that claims 2^20 images of 1024x1024 (4 TiB as float32)
+  // over 16 bytes of pixels. The float32 images were allocated from the header before a pixel
+  // was read: std::bad_alloc.
+  TempDir dir;
+  ASSERT_TRUE(write_idx(dir.file("lab"), Tensor(DType::kUInt8, {int64_t{1} << 20})).ok());
+  std::vector<unsigned char> images = {0, 0, 8, 3, 0, 16, 0, 0, 0, 0, 4, 0, 0, 0, 4, 0};
+  images.resize(images.size() + 16, 7);
+  const std::string path = dir.write("img", images);
+  Expected<Dataset> ds = load_idx_dataset(path, dir.file("lab"), "hostile");
+  ASSERT_FALSE(ds.ok());
+  EXPECT_TRUE(contains(ds.status().message(), path));
+  EXPECT_TRUE(contains(ds.status().message(), "truncated"));
+  EXPECT_TRUE(contains(ds.status().message(), "[1048576, 1024, 1024]"));
+}
+
 TEST(Dataset, SliceCopiesTheRangeAndRejectsOutOfRange) {
   Dataset ds = tiny(10, 3);
   Expected<Dataset> part = slice(ds, 7, 3);

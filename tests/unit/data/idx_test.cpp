@@ -1,6 +1,7 @@
 #include "retort/data/idx.h"
 
 #include <gtest/gtest.h>
+#include <zlib.h>
 
 #include <cstdint>
 #include <cstring>
@@ -120,6 +121,48 @@ TEST(Idx, TruncatedGzipStreamIsReported) {
   EXPECT_TRUE(contains(t.status().message(), path));
   EXPECT_TRUE(contains(t.status().message(), "truncated"));
   EXPECT_TRUE(contains(t.status().message(), "expected 4108 bytes"));
+}
+
+// Headers whose dims claim far more than the file holds used to be allocated before any data
+// was read: 2^40 elements with 10 bytes of data aborted with std::bad_alloc.
+TEST(Idx, HeaderClaimingMoreThanAPlainFileHoldsFailsBeforeAllocating) {
+  TempDir dir;
+  const std::string path =
+      dir.write("huge.idx", idx_bytes(0x00000803, {1u << 20, 1u << 10, 1u << 10}, 10));
+  Expected<Tensor> t = read_idx(path);
+  ASSERT_FALSE(t.ok());
+  EXPECT_EQ(t.status().code(), ErrorCode::kParse);
+  const std::string& m = t.status().message();
+  EXPECT_TRUE(contains(m, path));
+  EXPECT_TRUE(contains(m, "truncated"));
+  EXPECT_TRUE(contains(m, "expected 1099511627792 bytes"));
+  EXPECT_TRUE(contains(m, "got 26"));
+  EXPECT_TRUE(contains(m, "[1048576, 1024, 1024]"));
+  // The streaming reader (the dataset loader's) refuses it when opened.
+  EXPECT_FALSE(IdxReader::open(path, {}).ok());
+}
+
+TEST(Idx, HeaderClaimingMoreThanAGzipFileCanHoldFailsBeforeAllocating) {
+  TempDir dir;
+  // A header that claims 2^40 elements and 4 bytes of data, gzip'd: a file of a few dozen
+  // bytes, which deflate's 1032:1 limit lets hold a few dozen KiB at most.
+  const auto bytes = idx_bytes(0x00000803, {1u << 20, 1u << 10, 1u << 10}, 4);
+  const std::string gz = dir.file("claim.idx.gz");
+  {
+    gzFile f = gzopen(gz.c_str(), "wb9");
+    ASSERT_NE(f, nullptr);
+    ASSERT_EQ(gzwrite(f, bytes.data(), static_cast<unsigned>(bytes.size())),
+              static_cast<int>(bytes.size()));
+    ASSERT_EQ(gzclose(f), Z_OK);
+  }
+  Expected<Tensor> t = read_idx(gz);
+  ASSERT_FALSE(t.ok());
+  EXPECT_EQ(t.status().code(), ErrorCode::kParse);
+  const std::string& m = t.status().message();
+  EXPECT_TRUE(contains(m, gz));
+  EXPECT_TRUE(contains(m, "uint8 [1048576, 1024, 1024]"));
+  EXPECT_TRUE(contains(m, "-byte gzip file can hold"));
+  EXPECT_TRUE(contains(m, "1032:1"));
 }
 
 TEST(Idx, WrongMagicSaysFoundAndExpected) {

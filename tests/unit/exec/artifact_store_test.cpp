@@ -182,5 +182,33 @@ TEST(Manifest, UnreadableManifestsSayWhy) {
   EXPECT_TRUE(contains(partial.status().message(), "partial.json: missing \"plugin\""));
 }
 
+// A damaged manifest's numbers went through nlohmann's plain casts: 1e300 as the uint64 seed or
+// the int thread count is undefined behaviour (UBSan: float-cast-overflow). Now an error.
+TEST(Manifest, NumbersOutOfTheirTypesRangeAreErrors) {
+  TempDir dir;
+  struct Case {
+    const char* key;
+    nlohmann::json value;
+    const char* found;
+  };
+  for (const Case& c : {Case{"seed", 1e300, "number 1e+300"}, Case{"seed", -1, "number -1"},
+                        Case{"threads", 1e300, "number 1e+300"},
+                        Case{"threads", int64_t{1} << 40, "number 1099511627776"},
+                        Case{"seed", 2.5, "number 2.5"}}) {
+    nlohmann::json j = sample_manifest().to_json();
+    j[c.key] = c.value;
+    write_text(dir.path("damaged.json"), j.dump());
+    Expected<Manifest> m = read_manifest(dir.path("damaged.json"));
+    ASSERT_FALSE(m.ok()) << c.key << " = " << c.value.dump();
+    EXPECT_TRUE(contains(m.status().message(), std::string("damaged.json: \"") + c.key + "\" is " +
+                                                   c.found +
+                                                   ", not a whole number in the range of its type"))
+        << m.status().message();
+  }
+  // The whole uint64 range of seeds is still read (sample_manifest's seed is 2^64 - 1).
+  write_text(dir.path("fine.json"), sample_manifest().to_json().dump());
+  EXPECT_TRUE(read_manifest(dir.path("fine.json")).ok());
+}
+
 }  // namespace
 }  // namespace retort::exec

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <limits>
 #include <string>
 #include <vector>
@@ -351,6 +352,87 @@ TEST(FoldConstants, PoolingAndConvolutionShapeRules) {
   EXPECT_EQ(shapes.at("p_ceil"), fixed({1, 3, 3, 3}));
   EXPECT_EQ(shapes.at("gap_out"), fixed({1, 6, 1, 1}));
   EXPECT_EQ(shapes.at("mm_out"), fixed({1, 3, 5, 5}));
+}
+
+// ---- dims from a hostile file: arithmetic that overflows int64 --------------------------------
+// Each used to be undefined behaviour: a wrapped value folded as if it were right, an index far
+// out of bounds, or a trap (INT64_MIN / -1).
+
+constexpr int64_t kInt64Min = std::numeric_limits<int64_t>::min();
+constexpr int64_t kInt64Max = std::numeric_limits<int64_t>::max();
+
+// `value` feeds a node of a custom domain (never folded) whose output is the graph's.
+Model keeping(std::vector<Node> nodes, const std::string& value) {
+  Model m;
+  m.graph.inputs = {ValueInfo{"x", DType::kFloat32, {kBatch, Dim::fixed(1), Dim::fixed(28)}}};
+  m.graph.outputs = {ValueInfo{"kept", DType::kFloat32, {}}};
+  m.graph.nodes = std::move(nodes);
+  m.graph.nodes.push_back(Node{"keep", "Keep", "test.retort", {"x", value}, {"kept"}, {}});
+  return m;
+}
+
+TEST(FoldConstants, ConstantOfShapeWhoseElementCountOverflowsIsNotFolded) {
+  // 2^62 * 4 wraps to 0 in int64: it was folded into an "empty" tensor of shape [2^62, 4].
+  Model m = keeping({constant("shape", i64({2}, {int64_t{1} << 62, 4})),
+                     node("fill", "ConstantOfShape", {"shape"}, {"big"})},
+                    "big");
+  ASSERT_TRUE(fold_constants(m).ok());
+  EXPECT_FALSE(m.graph.is_initializer("big"));
+  EXPECT_NE(find_node(m.graph, "fill"), nullptr);
+}
+
+TEST(FoldConstants, SliceWithAHugeStepTakesOneElement) {
+  // Shape(x) = [batch, 1, 28]; [1:3:INT64_MAX] is [1]. The index used to step past the end.
+  Model m = keeping({node("shape", "Shape", {"x"}, {"s"}), constant("starts", i64({1}, {1})),
+                     constant("ends", i64({1}, {3})), constant("axes", i64({1}, {0})),
+                     constant("steps", i64({1}, {kInt64Max})),
+                     node("slice", "Slice", {"s", "starts", "ends", "axes", "steps"}, {"one"})},
+                    "one");
+  ASSERT_TRUE(fold_constants(m).ok());
+  ASSERT_TRUE(m.graph.is_initializer("one"));
+  EXPECT_EQ(m.graph.initializers.at("one").to_int64_vector(), (std::vector<int64_t>{1}));
+}
+
+TEST(FoldConstants, CastOfFloatsOutsideInt64Saturates) {
+  Model m = keeping({constant("f", Tensor::from_vector<float>({3}, {1e30f, -1e30f, NAN})),
+                     node("cast", "Cast", {"f"}, {"i"}, {{"to", Attribute::of_int(7)}})},
+                    "i");
+  ASSERT_TRUE(fold_constants(m).ok());
+  ASSERT_TRUE(m.graph.is_initializer("i"));
+  EXPECT_EQ(m.graph.initializers.at("i").to_int64_vector(),
+            (std::vector<int64_t>{kInt64Max, kInt64Min, 0}));
+}
+
+TEST(FoldConstants, OverflowingIntegerArithmeticIsNotFolded) {
+  // INT64_MIN / -1 trapped (SIGFPE); 2^62 * 4 and INT64_MAX + 1 folded to wrapped values.
+  Model m =
+      keeping({constant("min", i64({1}, {kInt64Min})), constant("minus_one", i64({1}, {-1})),
+               node("div", "Div", {"min", "minus_one"}, {"q"}),
+               constant("big", i64({1}, {int64_t{1} << 62})), constant("four", i64({1}, {4})),
+               node("mul", "Mul", {"big", "four"}, {"p"}), constant("max", i64({1}, {kInt64Max})),
+               constant("one", i64({1}, {1})), node("add", "Add", {"max", "one"}, {"s"}),
+               node("concat", "Concat", {"q", "p", "s"}, {"all"})},
+              "all");
+  ASSERT_TRUE(fold_constants(m).ok());
+  EXPECT_FALSE(m.graph.is_initializer("all"));
+  for (const char* op : {"div", "mul", "add"}) EXPECT_NE(find_node(m.graph, op), nullptr) << op;
+}
+
+TEST(FoldConstants, WindowAndPadShapesThatOverflowAreUnknown) {
+  Model m;
+  Graph& g = m.graph;
+  g.inputs = {ValueInfo{"x", DType::kFloat32, {Dim::fixed(1), Dim::fixed(1), Dim::fixed(28)}}};
+  g.outputs = {ValueInfo{"pooled", DType::kFloat32, {}}, ValueInfo{"padded", DType::kFloat32, {}}};
+  g.nodes = {node("pool", "MaxPool", {"x"}, {"pooled"},
+                  {{"kernel_shape", Attribute::of_ints({5})},
+                   {"dilations", Attribute::of_ints({int64_t{1} << 62})}}),
+             node("pad", "Pad", {"x"}, {"padded"},
+                  {{"pads", Attribute::of_ints({0, 0, kInt64Max, 0, 0, 1})}})};
+  const auto shapes = infer_shapes(g);
+  ASSERT_TRUE(shapes.count("pooled"));
+  ASSERT_EQ(shapes.at("pooled").size(), 3u);
+  EXPECT_FALSE(shapes.at("pooled")[2].is_fixed());  // was a wrapped, meaningless number
+  EXPECT_FALSE(shapes.count("padded"));
 }
 
 }  // namespace

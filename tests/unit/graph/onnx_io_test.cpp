@@ -10,12 +10,14 @@
 #include <string>
 #include <vector>
 
+#include "graph/onnx_wire.h"
 #include "retort/engine/plan.h"
 
 namespace retort {
 namespace {
 
 namespace fs = std::filesystem;
+using namespace testing::onnx_wire;  // NOLINT(google-build-using-namespace)
 
 engine::PlanOptions batch_of(int64_t batch) {
   engine::PlanOptions options;
@@ -24,63 +26,6 @@ engine::PlanOptions batch_of(int64_t batch) {
 }
 
 const std::string kTorchDir = std::string(RETORT_TEST_DATA_DIR) + "/torch";
-
-// Encodes protobuf wire format by hand, so that tests can build files the IR cannot express
-// (typed data fields, float16, no graph) without including protobuf headers.
-class Proto {
- public:
-  Proto& varint(int field, uint64_t v) {
-    tag(field, 0);
-    put_varint(v);
-    return *this;
-  }
-  Proto& sint(int field, int64_t v) { return varint(field, static_cast<uint64_t>(v)); }
-  Proto& bytes(int field, std::string_view b) {
-    tag(field, 2);
-    put_varint(b.size());
-    out_.append(b);
-    return *this;
-  }
-  Proto& message(int field, const Proto& m) { return bytes(field, m.out_); }
-  Proto& float32(int field, float f) {
-    tag(field, 5);
-    const auto bits = std::bit_cast<uint32_t>(f);
-    for (int i = 0; i < 4; ++i) out_.push_back(static_cast<char>((bits >> (8 * i)) & 0xff));
-    return *this;
-  }
-  const std::string& str() const { return out_; }
-
- private:
-  void tag(int field, int wire_type) { put_varint(static_cast<uint64_t>(field) << 3 | wire_type); }
-  void put_varint(uint64_t v) {
-    while (v >= 0x80) {
-      out_.push_back(static_cast<char>((v & 0x7f) | 0x80));
-      v >>= 7;
-    }
-    out_.push_back(static_cast<char>(v));
-  }
-  std::string out_;
-};
-
-// Field numbers of onnx.proto.
-enum TensorField {
-  kDims = 1,
-  kDataType = 2,
-  kFloatData = 4,
-  kInt32Data = 5,
-  kInt64Data = 7,
-  kName = 8,
-  kRawData = 9
-};
-enum OnnxType {
-  kFloat = 1,
-  kUint8 = 2,
-  kInt8 = 3,
-  kInt32 = 6,
-  kInt64 = 7,
-  kBool = 9,
-  kFloat16 = 10
-};
 
 class OnnxIoTest : public ::testing::Test {
  protected:

@@ -42,6 +42,13 @@ namespace retort::arch {
 // The name of the classifier's output value.
 inline constexpr const char* kLogits = "logits";
 
+// Upper bounds on a spec's sizes (a recipe is a file, and its numbers decide allocations):
+// far beyond any model this engine trains, small enough that no shape computed from them
+// overflows int64. The weights they make are checked against the machine's memory as well.
+inline constexpr int64_t kMaxFeatures = int64_t{1} << 20;     // units, channels, classes, width
+inline constexpr int64_t kMaxInputExtent = int64_t{1} << 16;  // each input dim: C, H, W
+inline constexpr int64_t kMaxWindow = int64_t{1} << 16;       // kernel, stride, pad, pool
+
 struct FamilyContext {
   SpecReader& spec;  // the root object of the spec
   GraphBuilder& graph;

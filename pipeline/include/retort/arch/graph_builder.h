@@ -72,6 +72,10 @@ class GraphBuilder {
   std::string dropout(const std::string& name, const std::string& x, double ratio);
   std::string add(const std::string& name, const std::string& a, const std::string& b);
 
+  // Not OK when a weight did not fit this machine's memory (on its own or with the weights
+  // before it): the graph is then incomplete (that weight and those after it are left empty).
+  const Status& status() const { return status_; }
+
  private:
   Node& add_node(const std::string& name, const std::string& op_type,
                  std::vector<std::string> inputs, const std::string& output, const Shape& shape);
@@ -83,6 +87,8 @@ class GraphBuilder {
   uint64_t seed_;
   bool initialize_;
   std::map<std::string, Shape> shapes_;
+  Status status_;
+  uint64_t weight_bytes_ = 0;
 };
 
 }  // namespace retort::arch

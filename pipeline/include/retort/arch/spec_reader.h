@@ -66,11 +66,13 @@ class SpecReader {
   // A string from a fixed set; an unknown value gets a did-you-mean and the list.
   Expected<std::string> get_choice(std::string_view key, std::optional<std::string> fallback,
                                    const std::vector<std::string>& choices);
-  // An array of integers, each at least `min`; `size` (when not nullopt) is the exact length.
+  // An array of integers, each from `min` to `max`; `size` (when not nullopt) is the exact
+  // length.
   Expected<std::vector<int64_t>> get_int_list(std::string_view key,
                                               std::optional<std::vector<int64_t>> fallback,
                                               int64_t min = kNoMin,
-                                              std::optional<size_t> size = std::nullopt);
+                                              std::optional<size_t> size = std::nullopt,
+                                              int64_t max = kNoMax);
   // A number applying to every channel, or an array of `size` numbers.
   Expected<std::vector<double>> get_number_or_list(std::string_view key, double fallback,
                                                    size_t size);

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -44,12 +45,20 @@ constexpr DType dtype_of<bool>() {
 
 using Shape = std::vector<int64_t>;
 int64_t shape_numel(const Shape& shape);
+// Truncates toward zero like static_cast, but defined for every float: saturates at the int64
+// range, NaN gives 0.
+int64_t float_to_int64(float value);
+// Element count of `shape`; nullopt when a dim is negative or the count overflows int64 (a
+// shape read from a file or computed from one may do either).
+std::optional<int64_t> checked_numel(const Shape& shape);
 std::string shape_to_string(const Shape& shape);  // "[128, 1, 28, 28]"
 
 class Tensor {
  public:
   Tensor() = default;
-  // Zero-filled tensor.
+  // Zero-filled tensor. Throws std::bad_array_new_length (a std::bad_alloc) when a dim is
+  // negative or the byte count overflows, std::bad_alloc when the memory is not there. Sizes
+  // that come from outside go through allocate_tensor (retort/core/checked_alloc.h) instead.
   Tensor(DType dtype, Shape shape);
 
   template <typename T>
@@ -90,7 +99,7 @@ class Tensor {
   Tensor clone() const;
   // Same storage, new shape with the same element count.
   Tensor reshaped(Shape shape) const;
-  // Values as int64 whatever the integer dtype (for shape-like tensors).
+  // Values as int64 whatever the dtype (for shape-like tensors); floats as float_to_int64.
   std::vector<int64_t> to_int64_vector() const;
 
  private:

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "ops.h"
+#include "retort/core/checked_alloc.h"
 
 namespace retort::engine {
 namespace {
@@ -223,10 +224,20 @@ Expected<std::unique_ptr<Kernel>> create_pad_kernel(const KernelContext& ctx) {
   }
 
   Shape y(rank);
+  for (int64_t d = 0; d < rank; ++d) {
+    // The pads come from the file: a sum that overflows is as wrong as one that is too large.
+    if (__builtin_add_overflow(x[d], begin[d], &y[d]) ||
+        __builtin_add_overflow(y[d], end[d], &y[d]))
+      return fail(ErrorCode::kInvalidArgument, "pads ", shape_to_string(pads), " overflow axis ", d,
+                  " of data ", shape_to_string(x));
+  }
+  // Checked before the index maps below are sized from it (the plan checks the buffer itself).
+  if (Status s = check_buffer_size(DType::kFloat32, y, "output " + shape_to_string(y)); !s.ok())
+    return fail(ErrorCode::kInvalidArgument, s.message(), "; pads ", shape_to_string(pads),
+                " are wrong");
   std::vector<std::vector<int64_t>> maps(rank);
   std::vector<bool> injective(rank);
   for (int64_t d = 0; d < rank; ++d) {
-    y[d] = x[d] + begin[d] + end[d];
     if (y[d] < 1)
       return fail(ErrorCode::kInvalidArgument, "pads ", shape_to_string(pads), " leave axis ", d,
                   " of data ", shape_to_string(x), " empty");
