@@ -33,6 +33,15 @@ Status check_model_fits(const Model& model, const data::Dataset& set) {
   return Status::Ok();
 }
 
+// An empty split would "train" without a step or "evaluate" to accuracy 0: say so instead.
+Status check_has_samples(const data::Dataset& set, const char* use, const char* size_key) {
+  if (set.size() > 0) return Status::Ok();
+  return make_error(ErrorCode::kInvalidArgument, "dataset '", set.name, "' has no images to ", use,
+                    " on; give a \"", size_key,
+                    "\" of at least 1 (or leave it out to use every image) and check that the "
+                    "data files hold samples");
+}
+
 void copy_batch(const data::Batch& batch, const View& input) {
   std::memcpy(input.data, batch.images,
               static_cast<size_t>(batch.capacity * batch.sample_numel()) * sizeof(float));
@@ -42,6 +51,7 @@ void copy_batch(const data::Batch& batch, const View& input) {
 
 Expected<TrainSummary> train_classifier(Model& model, const data::Dataset& train,
                                         const TrainOptions& options) {
+  RETORT_RETURN_IF_ERROR(check_has_samples(train, "train", "train_size"));
   RETORT_RETURN_IF_ERROR(check_model_fits(model, train));
   if (options.epochs < 1)
     return make_error(ErrorCode::kInvalidArgument, "epochs must be >= 1, got ", options.epochs);
@@ -125,6 +135,7 @@ Expected<TrainSummary> train_classifier(Model& model, const data::Dataset& train
 
 Expected<EvalResult> evaluate_classifier(Model& model, const data::Dataset& test, int64_t batch,
                                          bool lower_int8) {
+  RETORT_RETURN_IF_ERROR(check_has_samples(test, "evaluate", "test_size"));
   RETORT_RETURN_IF_ERROR(check_model_fits(model, test));
   data::LoaderOptions lo;
   lo.batch_size = std::min<int64_t>(batch, std::max<int64_t>(1, test.size()));
@@ -158,8 +169,8 @@ Expected<EvalResult> evaluate_classifier(Model& model, const data::Dataset& test
     }
     result.count += b.size;
   }
-  result.accuracy = result.count ? static_cast<double>(correct) / result.count : 0.0;
-  result.loss = result.count ? loss_sum / result.count : 0.0;
+  result.accuracy = static_cast<double>(correct) / static_cast<double>(result.count);
+  result.loss = loss_sum / static_cast<double>(result.count);
   for (int64_t c = 0; c < classes; ++c)
     result.per_class_accuracy.push_back(class_total[c]
                                             ? static_cast<double>(class_correct[c]) / class_total[c]
