@@ -1,6 +1,5 @@
 #include "retort/graph/model.h"
 
-#include <functional>
 #include <set>
 #include <unordered_map>
 #include <unordered_set>
@@ -95,29 +94,47 @@ Status Graph::sort_topologically() {
   for (const auto& in : inputs) available.insert(in.name);
   for (const auto& [name, _] : initializers) available.insert(name);
 
+  // Depth-first, each node after the producers of its inputs in input order (as a recursive
+  // visit would place them), with an explicit stack: a chain of 100,000 nodes must not overflow
+  // the call stack.
   std::vector<int> state(nodes.size(), 0);  // 0 new, 1 visiting, 2 done
-  std::vector<Node> sorted;
-  sorted.reserve(nodes.size());
-  std::vector<std::string> stack;
-  std::function<Status(size_t)> visit = [&](size_t i) -> Status {
-    if (state[i] == 2) return Status::Ok();
-    if (state[i] == 1)
-      return make_error(ErrorCode::kInvalidArgument, "graph has a cycle through ",
-                        nodes[i].describe());
-    state[i] = 1;
-    for (const auto& in : nodes[i].inputs) {
+  std::vector<size_t> order;                // the nodes stay where they are until it succeeds
+  order.reserve(nodes.size());
+  struct Frame {
+    size_t node;
+    size_t next_input;
+  };
+  std::vector<Frame> stack;
+  for (size_t root = 0; root < nodes.size(); ++root) {
+    if (state[root] != 0) continue;
+    state[root] = 1;
+    stack.push_back({root, 0});
+    while (!stack.empty()) {
+      Frame& top = stack.back();
+      const Node& node = nodes[top.node];
+      if (top.next_input == node.inputs.size()) {
+        state[top.node] = 2;
+        order.push_back(top.node);
+        stack.pop_back();
+        continue;
+      }
+      const std::string& in = node.inputs[top.next_input++];
       if (in.empty() || available.count(in)) continue;
       auto it = producer.find(in);
       if (it == producer.end())
-        return make_error(ErrorCode::kInvalidArgument, nodes[i].describe(), " reads value '", in,
+        return make_error(ErrorCode::kInvalidArgument, node.describe(), " reads value '", in,
                           "' that no node, graph input or initializer defines");
-      RETORT_RETURN_IF_ERROR(visit(it->second));
+      if (state[it->second] == 2) continue;
+      if (state[it->second] == 1)
+        return make_error(ErrorCode::kInvalidArgument, "graph has a cycle through ",
+                          nodes[it->second].describe());
+      state[it->second] = 1;
+      stack.push_back({it->second, 0});  // `top` and `node` are not used after this
     }
-    state[i] = 2;
-    sorted.push_back(nodes[i]);
-    return Status::Ok();
-  };
-  for (size_t i = 0; i < nodes.size(); ++i) RETORT_RETURN_IF_ERROR(visit(i));
+  }
+  std::vector<Node> sorted;
+  sorted.reserve(nodes.size());
+  for (size_t i : order) sorted.push_back(std::move(nodes[i]));
   nodes = std::move(sorted);
   return Status::Ok();
 }
