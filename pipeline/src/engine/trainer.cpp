@@ -144,6 +144,7 @@ Expected<EvalResult> evaluate_classifier(Model& model, const data::Dataset& test
   PlanOptions po;
   po.batch = lo.batch_size;
   po.lower_int8 = lower_int8;
+  po.share_buffers = true;  // only the logits are read: hold the live values, not all of them
   RETORT_ASSIGN_OR_RETURN(auto plan, Plan::compile(model, po));
   const View input = plan->input(0), logits = plan->output(0);
   if (logits.shape.size() != 2 || logits.shape[1] < test.num_classes)
