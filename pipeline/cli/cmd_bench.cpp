@@ -139,6 +139,7 @@ bool plan_benchmarks(const bench::Suite& suite,
       std::vector<recipe::Diagnostic> problems;
       auto r = recipe::parse_recipe(run.recipe_json.dump(), spec->recipe, registry, &problems);
       if (r.ok()) problems = exec::check_stages(*r, registry);
+      if (exec::cancel_requested()) return false;  // the caller reports the interruption
       const std::string what =
           spec->recipe + " (seed " + std::to_string(k) + (quick ? ", --quick" : "") + ")";
       for (const recipe::Diagnostic& d : problems)
@@ -272,12 +273,19 @@ int cmd_bench(int argc, char** argv) {
   if (specs.empty())
     for (const bench::BenchmarkSpec& b : suite->benchmarks) specs.push_back(&b);
 
+  // Before the recipes' stage checks: a stop signal then ends them cleanly (no scratch folder).
+  exec::install_signal_handlers();
   plugin::StageRegistry registry;
   if (Status s = load_stage_registry(*args, registry); !s.ok()) return fail(s, kExitUsage);
   const bench::QuickOptions quick_options;
   std::vector<PlannedBenchmark> plan;
-  if (!plan_benchmarks(*suite, specs, static_cast<int>(*seeds), quick ? &quick_options : nullptr,
-                       out, registry, plan)) {
+  const bool planned = plan_benchmarks(*suite, specs, static_cast<int>(*seeds),
+                                       quick ? &quick_options : nullptr, out, registry, plan);
+  if (exec::cancel_requested()) {
+    std::fprintf(stderr, "retort: interrupted while checking the recipes; nothing was run\n");
+    return kExitFailed;
+  }
+  if (!planned) {
     std::fprintf(stderr, "retort: nothing was run; fix the problems above and run again\n");
     return kExitUsage;
   }
@@ -285,7 +293,6 @@ int cmd_bench(int argc, char** argv) {
   exec::RunOptions options;
   options.threads = static_cast<int>(*threads);
   options.jobs = static_cast<int>(*jobs);
-  exec::install_signal_handlers();
   json results = {{"retort_version", version()},
                   {"retort_commit", build_commit()},
                   {"date", utc_now()},

@@ -23,8 +23,10 @@ const char* kUsage =
     "\n"
     "Prints accuracy, loss, parameters, non-zero parameters, bytes on disk, FLOPs, latency at\n"
     "batch 1 (median, p99) and throughput at batch 128 of MODEL.onnx on the test data (default\n"
-    "Fashion-MNIST). Models retort wrote take raw [0,1] NCHW pixels; for a model that expects\n"
-    "something else, state its convention with --scale/--mean/--std (applied in that order).\n"
+    "Fashion-MNIST; --data takes a recipe's \"data\" section, inline or as a file, checked as in a\n"
+    "recipe: a value a recipe rejects exits with 2). Models retort wrote take raw [0,1] NCHW\n"
+    "pixels; for a model that expects something else, state its convention with\n"
+    "--scale/--mean/--std (applied in that order).\n"
     "QDQ (int8) models run on the engine's int8 kernels; their Conv/Gemm/MatMul nodes are listed\n"
     "as int8_nodes, or as float32_nodes with the reason. --json prints one JSON object.\n";
 
@@ -61,10 +63,13 @@ int cmd_eval(int argc, char** argv) {
   auto scale = float_list(args->get("--scale", "1"), "--scale");
   for (const Status* s : {&batch.status(), &mean.status(), &stddev.status(), &scale.status()})
     if (!s->ok()) return fail(*s, kExitUsage);
+  // The data section is the user's input, checked as a recipe's before any work.
+  auto section = resolve_data_option(*args);
+  if (!section.ok()) return fail(section.status(), kExitUsage);
   const std::string path = args->positional[0];
   auto model = load_onnx(path);
   if (!model.ok()) return fail(model.status(), kExitFailed);
-  auto data = load_data_option(*args);
+  auto data = data::load_data_section(*section);
   if (!data.ok()) return fail(data.status(), kExitFailed);
   const data::Dataset& test = (*data)->test;
   const bool convention_given = args->options.count("--scale") || args->options.count("--mean") ||

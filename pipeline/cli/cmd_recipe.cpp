@@ -1,6 +1,7 @@
 // retort run / validate / graph: the commands that take a recipe.
 #include <cstdio>
 #include <filesystem>
+#include <string>
 
 #include "args.h"
 #include "commands.h"
@@ -27,8 +28,8 @@ const char* kRunUsage =
     "  --jobs N          compute-heavy stages at once; cores are split between them (default 1)\n"
     "  --force ID        re-run stage ID even if cached (repeatable)\n"
     "  --plugin-dir DIR  also load stage plugins from DIR (repeatable)\n"
-    "Exit codes: 0 success, 1 a stage failed or the run was interrupted, 2 bad usage or invalid "
-    "recipe.\n";
+    "Exit codes: 0 success, 1 a stage failed or the run was interrupted (also while the recipe\n"
+    "is validated), 2 bad usage or invalid recipe.\n";
 
 const char* kValidateUsage =
     "usage: retort validate RECIPE.json [--plugin-dir DIR]...\n"
@@ -36,7 +37,7 @@ const char* kValidateUsage =
     "Checks RECIPE without computing anything and prints every problem found, each with the JSON\n"
     "path it concerns: the recipe's structure and params, then each stage's own checks (e.g. a\n"
     "distill stage's value names and class counts) on the models known before training.\n"
-    "Exit code 0 when valid, 2 when not.\n";
+    "Exit code 0 when valid, 2 when not, 1 when interrupted (Ctrl-C) before the checks ended.\n";
 
 const char* kGraphUsage =
     "usage: retort graph RECIPE.json [--dot] [--plugin-dir DIR]...\n"
@@ -60,11 +61,19 @@ Expected<recipe::Recipe> load_valid_recipe(const Args& args,
 }
 
 // Runs every stage's check before anything is computed; prints the problems. True when none.
+// False without printing when a stop signal cut the checks short (the caller reports that).
 bool stages_check_out(const Args& args, const recipe::Recipe& r,
                       const plugin::StageRegistry& registry) {
   std::vector<recipe::Diagnostic> problems = exec::check_stages(r, registry);
+  if (exec::cancel_requested()) return false;
   for (const auto& d : problems) std::fprintf(stderr, "%s\n", d.format(args.positional[0]).c_str());
   return problems.empty();
+}
+
+// A stop signal (SIGINT/SIGTERM) arrived before any stage ran: say so, change nothing.
+int interrupted(const std::string& what) {
+  std::fprintf(stderr, "retort: interrupted while %s; nothing was run or changed\n", what.c_str());
+  return kExitFailed;
 }
 
 }  // namespace
@@ -73,10 +82,17 @@ int cmd_validate(int argc, char** argv) {
   auto args = parse_args(argc, argv, 2, {"--plugin-dir"}, {"--help"});
   if (!args.ok()) return fail(args.status(), kExitUsage);
   if (args->has("--help")) return std::fputs(kValidateUsage, stdout), kExitOk;
+  // Before any work: a stop signal then ends the checks cleanly (no scratch folder left).
+  exec::install_signal_handlers();
+  const std::string validating = "validating the recipe";
   plugin::StageRegistry registry;
-  if (Status s = load_stage_registry(*args, registry); !s.ok()) return fail(s, kExitUsage);
+  Status loaded = load_stage_registry(*args, registry);
+  if (exec::cancel_requested()) return interrupted(validating);
+  if (!loaded.ok()) return fail(loaded, kExitUsage);
   auto r = load_valid_recipe(*args, registry);
-  if (!r.ok() || !stages_check_out(*args, *r, registry)) {
+  const bool valid = r.ok() && stages_check_out(*args, *r, registry);
+  if (exec::cancel_requested()) return interrupted(validating);
+  if (!valid) {
     std::fprintf(stderr, "retort: %s is not valid\n",
                  args->positional.empty() ? "recipe" : args->positional[0].c_str());
     return kExitUsage;
@@ -102,11 +118,20 @@ int cmd_run(int argc, char** argv) {
                          {"--help"});
   if (!args.ok()) return fail(args.status(), kExitUsage);
   if (args->has("--help")) return std::fputs(kRunUsage, stdout), kExitOk;
+  // Before any work: a stop signal during validation and the stage checks then ends them
+  // cleanly (no scratch folder left, the run folder untouched) instead of killing the process.
+  exec::install_signal_handlers();
+  const std::string validating = "validating the recipe, before any stage ran";
   plugin::StageRegistry registry;
-  if (Status s = load_stage_registry(*args, registry); !s.ok()) return fail(s, kExitUsage);
+  Status loaded = load_stage_registry(*args, registry);
+  if (exec::cancel_requested()) return interrupted(validating);
+  if (!loaded.ok()) return fail(loaded, kExitUsage);
   auto r = load_valid_recipe(*args, registry);
+  if (exec::cancel_requested()) return interrupted(validating);
   if (!r.ok()) return kExitUsage;
-  if (!stages_check_out(*args, *r, registry)) {
+  const bool checked = stages_check_out(*args, *r, registry);
+  if (exec::cancel_requested()) return interrupted(validating);
+  if (!checked) {
     std::fprintf(stderr, "retort: nothing was run; fix the recipe and run again\n");
     return kExitUsage;
   }
@@ -126,9 +151,11 @@ int cmd_run(int argc, char** argv) {
                   kExitUsage);
     options.force.insert(id);
   }
+  // A signal from here on is the run's to handle (it stops the stages and writes the report),
+  // but none has started yet: leave the run folder and its report as they are.
+  if (exec::cancel_requested()) return interrupted(validating);
   ProgressDisplay display;
   display.observe(options);  // live lines, and "stage X ran in N s" as each stage ends
-  exec::install_signal_handlers();
 
   auto result = exec::run_recipe(*r, registry, options);
   display.clear();

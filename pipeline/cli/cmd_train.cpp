@@ -55,9 +55,12 @@ int cmd_train(int argc, char** argv) {
   if (!optimizer.ok()) return fail(optimizer.status(), kExitUsage);
   options.optimizer = *optimizer;
 
+  // The data section is the user's input, checked as a recipe's before any work.
+  auto section = resolve_data_option(*args);
+  if (!section.ok()) return fail(section.status(), kExitUsage);
   auto model = arch::build_model(*spec, options.seed, "--spec");
   if (!model.ok()) return fail(model.status(), kExitUsage);
-  auto data = load_data_option(*args);
+  auto data = data::load_data_section(*section);
   if (!data.ok()) return fail(data.status(), kExitFailed);
   ProgressDisplay display;
   options.on_progress = [&](const engine::TrainProgress& p) {

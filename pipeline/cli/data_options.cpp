@@ -1,13 +1,24 @@
 #include "data_options.h"
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <utility>
+
+#include "retort/recipe/recipe.h"
 
 namespace retort::cli {
+namespace {
+
+bool is_inline_json(const std::string& text) {
+  return !text.empty() && (text.front() == '{' || text.front() == '[');
+}
+
+}  // namespace
 
 Expected<nlohmann::json> json_argument(const std::string& text, const std::string& what) {
   std::string source = text;
-  if (!text.empty() && text.front() != '{' && text.front() != '[') {
+  if (!is_inline_json(text)) {
     std::ifstream in(text);
     if (!in)
       return make_error(ErrorCode::kNotFound, what, ": no such file '", text,
@@ -21,18 +32,23 @@ Expected<nlohmann::json> json_argument(const std::string& text, const std::strin
   return j;
 }
 
-Expected<std::shared_ptr<const data::DataSplits>> load_data_option(const Args& args) {
+Expected<nlohmann::json> resolve_data_option(const Args& args) {
   nlohmann::json section = nlohmann::json::object();
+  std::string base_dir;  // the current folder
   if (args.options.count("--data")) {
-    RETORT_ASSIGN_OR_RETURN(section, json_argument(args.get("--data"), "--data"));
-    if (!section.is_object())
-      return make_error(ErrorCode::kInvalidArgument, "--data: expected a JSON object");
+    const std::string text = args.get("--data");
+    RETORT_ASSIGN_OR_RETURN(section, json_argument(text, "--data"));
+    if (!is_inline_json(text)) base_dir = std::filesystem::absolute(text).parent_path().string();
   }
-  RETORT_ASSIGN_OR_RETURN(int64_t train_size, args.get_int("--train-size", 0, 0));
-  RETORT_ASSIGN_OR_RETURN(int64_t test_size, args.get_int("--test-size", 0, 0));
-  if (train_size > 0) section["train_size"] = train_size;
-  if (test_size > 0) section["test_size"] = test_size;
-  return data::load_data_section(section);
+  // The size options, when given, override the section's (and must be sizes: >= 1).
+  const std::pair<const char*, const char*> sizes[] = {{"--train-size", "train_size"},
+                                                       {"--test-size", "test_size"}};
+  for (const auto& [option, key] : sizes) {
+    if (!args.options.count(option)) continue;
+    RETORT_ASSIGN_OR_RETURN(int64_t size, args.get_int(option, 0, 1));
+    if (section.is_object()) section[key] = size;  // else the check below reports the section
+  }
+  return recipe::resolve_data_section(section, "--data", base_dir);
 }
 
 }  // namespace retort::cli

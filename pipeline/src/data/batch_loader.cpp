@@ -35,6 +35,11 @@ Expected<std::unique_ptr<BatchLoader>> BatchLoader::create(const Dataset& datase
                                                            const LoaderOptions& options) {
   RETORT_RETURN_IF_ERROR(validate(dataset));
   const std::string where = "batch loader for dataset '" + dataset.name + "'";
+  if (dataset.size() == 0) {
+    return make_error(ErrorCode::kInvalidArgument, where,
+                      ": the dataset has no samples, so there is no batch to give; use a data "
+                      "section with a size of at least 1");
+  }
   if (options.batch_size < 1) {
     return make_error(ErrorCode::kInvalidArgument, where, ": batch_size is ", options.batch_size,
                       "; use 1 or more");

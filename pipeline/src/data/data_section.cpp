@@ -2,6 +2,7 @@
 
 #include <map>
 #include <mutex>
+#include <optional>
 
 #include "retort/core/json_util.h"
 #include "retort/data/fashion_mnist.h"
@@ -11,7 +12,12 @@ namespace {
 
 Expected<Dataset> first(Dataset set, const nlohmann::json& data, const char* key) {
   if (!data.contains(key)) return set;
-  const int64_t n = data.at(key).get<int64_t>();
+  // Resolved sections were checked already; the message is the recipe check's all the same.
+  const std::optional<int64_t> size = as_integer(data.at(key));
+  if (!size || *size < 1)
+    return make_error(ErrorCode::kInvalidArgument, "/data/", key,
+                      ": expected an integer >= 1, found ", describe_json(data.at(key)));
+  const int64_t n = *size;
   if (n >= set.size()) return set;
   return slice(set, 0, n);
 }

@@ -14,6 +14,10 @@ Expected<engine::EvalResult> evaluate_ensemble(std::span<Model* const> members,
                                                const data::Dataset& test, int64_t batch) {
   if (members.empty())
     return make_error(ErrorCode::kInvalidArgument, "an ensemble needs at least one model");
+  if (test.size() == 0)
+    return make_error(ErrorCode::kInvalidArgument, "dataset '", test.name,
+                      "' has no images to evaluate the ensemble on; give a \"test_size\" of at "
+                      "least 1 (or leave it out to use every image)");
   data::LoaderOptions lo;
   lo.batch_size = std::min<int64_t>(batch, std::max<int64_t>(1, test.size()));
   lo.shuffle = false;

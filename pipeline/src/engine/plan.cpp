@@ -32,6 +32,7 @@ struct ValueSlot {
   bool external_grad = false;  // graph output or requested in grad_values: caller writes it
   bool accumulates = false;    // consumers write private slots that the plan sums in
   int grad_consumers = 0;
+  bool shared = false;  // PlanOptions::share_buffers: its buffer serves other values too
 };
 
 // A consumer's private gradient for an accumulating input, added into the value after backward.
@@ -91,6 +92,7 @@ struct Plan::Impl {
   Int8Lowering int8_report;
   std::vector<NodeTime> node_times;                  // PlanOptions::profile
   std::map<std::string, std::string> hidden_values;  // fused away -> the fused node's name
+  std::vector<Tensor> shared_buffers;                // PlanOptions::share_buffers
 
   int add_value(const std::string& name) {
     index[name] = static_cast<int>(values.size());
@@ -123,7 +125,57 @@ struct Plan::Impl {
                       "; the model's shapes are wrong or too large for this machine: check the "
                       "model, or use a smaller batch");
   }
+  Status share_buffers();
 };
+
+// Gives each node output that is not a graph output or a keep_values value a buffer from a
+// pool, in step order: a buffer goes back to the pool after the last step that reads its value,
+// and a step takes its outputs' buffers before it gives back its inputs', so no kernel reads
+// and writes one buffer.
+Status Plan::Impl::share_buffers() {
+  std::vector<bool> own(values.size(), false);
+  for (int v : graph_outputs) own[v] = true;
+  for (const std::string& name : options.keep_values)
+    if (const int v = find(name); v != kNoValue) own[v] = true;
+  std::vector<size_t> last_reader(values.size(), 0);
+  for (size_t n = 0; n < steps.size(); ++n)
+    for (int v : steps[n].inputs)
+      if (v != kNoValue) last_reader[v] = n;
+  std::multimap<int64_t, size_t> free;  // capacity in floats -> index into shared_buffers
+  std::vector<int64_t> buffer_of(values.size(), -1);
+  for (size_t n = 0; n < steps.size(); ++n) {
+    for (int v : steps[n].outputs) {
+      if (v == kNoValue) continue;
+      ValueSlot& slot = values[v];
+      const int64_t need = shape_numel(slot.view.shape);
+      if (own[v] || need == 0) {
+        RETORT_ASSIGN_OR_RETURN(slot.storage, buffer(slot.view.shape, "value '" + slot.name + "'"));
+        slot.view = make_view(slot.storage);
+        continue;
+      }
+      size_t b = shared_buffers.size();
+      if (auto fit = free.lower_bound(need); fit != free.end()) {
+        b = fit->second;
+        free.erase(fit);
+      } else {
+        RETORT_ASSIGN_OR_RETURN(Tensor shared, buffer(Shape{need}, "value '" + slot.name + "'"));
+        shared_buffers.push_back(std::move(shared));
+      }
+      buffer_of[v] = static_cast<int64_t>(b);
+      slot.view.data = shared_buffers[b].data<float>();
+      slot.shared = true;
+    }
+    auto release = [&](int v) {
+      if (v == kNoValue || buffer_of[v] < 0 || last_reader[v] > n) return;
+      const auto b = static_cast<size_t>(buffer_of[v]);
+      free.emplace(shared_buffers[b].numel(), b);
+      buffer_of[v] = -1;
+    };
+    for (int v : steps[n].inputs) release(v);
+    for (int v : steps[n].outputs) release(v);  // outputs nothing reads
+  }
+  return Status::Ok();
+}
 
 Status Plan::Impl::build(Model& model) {
   Graph& graph = model.graph;
@@ -162,6 +214,10 @@ Status Plan::Impl::build(Model& model) {
     return make_error(ErrorCode::kInvalidArgument,
                       "constant_weights is for inference plans only (backward must be off): a "
                       "training plan changes its weights every step");
+  if (options.share_buffers && options.backward)
+    return make_error(ErrorCode::kInvalidArgument,
+                      "share_buffers is for inference plans only (backward must be off): "
+                      "backward reads every value forward wrote");
   if (options.lower_int8) {
     if (options.backward)
       return make_error(ErrorCode::kInvalidArgument,
@@ -238,9 +294,13 @@ Status Plan::Impl::build(Model& model) {
         return make_error(ErrorCode::kUnsupported, node.describe(), ": output ", o, " ('", out,
                           "') is not supported by the engine");
       int v = add_value(out);
-      RETORT_ASSIGN_OR_RETURN(values[v].storage,
-                              buffer(out_shapes[o], node.describe() + ": output '" + out + "'"));
-      values[v].view = make_view(values[v].storage);
+      if (options.share_buffers) {
+        values[v].view = View{nullptr, out_shapes[o]};  // share_buffers() gives it one
+      } else {
+        RETORT_ASSIGN_OR_RETURN(values[v].storage,
+                                buffer(out_shapes[o], node.describe() + ": output '" + out + "'"));
+        values[v].view = make_view(values[v].storage);
+      }
       step.outputs.push_back(v);
     }
   }
@@ -255,6 +315,7 @@ Status Plan::Impl::build(Model& model) {
     if (find(name) == kNoValue && !hidden_values.count(name))
       return make_error(ErrorCode::kNotFound, "PlanOptions::keep_values names '", name,
                         "', which the model does not have");
+  if (options.share_buffers) RETORT_RETURN_IF_ERROR(share_buffers());
 
   if (options.backward) {
     // Which values carry gradients: trainable parameters (and inputs on request), then forward.
@@ -398,6 +459,11 @@ Expected<std::unique_ptr<Plan>> Plan::compile(Model& model, const PlanOptions& o
 Expected<View> Plan::value(const std::string& name) const {
   int v = impl_->find(name);
   if (v == kNoValue) return impl_->not_found(name);
+  if (impl_->values[v].shared)
+    return make_error(ErrorCode::kNotFound, "value '", name,
+                      "' has no buffer of its own in this plan: with PlanOptions::share_buffers "
+                      "later values reuse it once no node reads it. Name it in "
+                      "PlanOptions::keep_values to read it");
   return impl_->values[v].view;
 }
 

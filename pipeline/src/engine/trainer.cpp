@@ -51,6 +51,15 @@ Status check_fixed_batch(const Model& model, int64_t batch) {
 
 namespace {
 
+// An empty split would "train" without a step or "evaluate" to accuracy 0: say so instead.
+Status check_has_samples(const data::Dataset& set, const char* use, const char* size_key) {
+  if (set.size() > 0) return Status::Ok();
+  return make_error(ErrorCode::kInvalidArgument, "dataset '", set.name, "' has no images to ", use,
+                    " on; give a \"", size_key,
+                    "\" of at least 1 (or leave it out to use every image) and check that the "
+                    "data files hold samples");
+}
+
 // The batch into the plan's input: never more rows than the plan holds.
 void copy_batch(const data::Batch& batch, const View& input) {
   const int64_t rows = std::min(batch.capacity, input.shape.empty() ? 0 : input.shape[0]);
@@ -62,6 +71,7 @@ void copy_batch(const data::Batch& batch, const View& input) {
 
 Expected<TrainSummary> train_classifier(Model& model, const data::Dataset& train,
                                         const TrainOptions& options) {
+  RETORT_RETURN_IF_ERROR(check_has_samples(train, "train", "train_size"));
   RETORT_RETURN_IF_ERROR(check_classifier_fits(model, train, options.batch));
   if (options.epochs < 1)
     return make_error(ErrorCode::kInvalidArgument, "epochs must be >= 1, got ", options.epochs);
@@ -145,9 +155,7 @@ Expected<TrainSummary> train_classifier(Model& model, const data::Dataset& train
 
 Expected<EvalResult> evaluate_classifier(Model& model, const data::Dataset& test, int64_t batch,
                                          bool lower_int8) {
-  if (test.size() == 0)
-    return make_error(ErrorCode::kInvalidArgument, "dataset '", test.name,
-                      "' has no images to evaluate on");
+  RETORT_RETURN_IF_ERROR(check_has_samples(test, "evaluate", "test_size"));
   batch = runnable_batch(model, batch);  // a model with a fixed batch runs at that batch
   RETORT_RETURN_IF_ERROR(check_classifier_fits(model, test, batch));
   data::LoaderOptions lo;
@@ -157,6 +165,7 @@ Expected<EvalResult> evaluate_classifier(Model& model, const data::Dataset& test
   PlanOptions po;
   po.batch = lo.batch_size;
   po.lower_int8 = lower_int8;
+  po.share_buffers = true;  // only the logits are read: hold the live values, not all of them
   RETORT_ASSIGN_OR_RETURN(auto plan, Plan::compile(model, po));
   const View input = plan->input(0), logits = plan->output(0);
   if (logits.shape.size() != 2 || logits.shape[1] < test.num_classes)
@@ -182,8 +191,8 @@ Expected<EvalResult> evaluate_classifier(Model& model, const data::Dataset& test
     }
     result.count += b.size;
   }
-  result.accuracy = result.count ? static_cast<double>(correct) / result.count : 0.0;
-  result.loss = result.count ? loss_sum / result.count : 0.0;
+  result.accuracy = static_cast<double>(correct) / static_cast<double>(result.count);
+  result.loss = loss_sum / static_cast<double>(result.count);
   for (int64_t c = 0; c < classes; ++c)
     result.per_class_accuracy.push_back(class_total[c]
                                             ? static_cast<double>(class_correct[c]) / class_total[c]

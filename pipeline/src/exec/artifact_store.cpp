@@ -5,9 +5,10 @@
 #include <algorithm>
 #include <charconv>
 #include <filesystem>
-#include <fstream>
 #include <system_error>
 #include <utility>
+
+#include "retort/core/atomic_file.h"
 
 namespace retort::exec {
 namespace {
@@ -75,25 +76,7 @@ Expected<std::vector<std::string>> port_files(const std::string& dir,
 }
 
 Status write_file_atomic(const std::string& path, const std::string& content) {
-  const std::string tmp = path + ".tmp-" + pid_suffix();
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << content;
-    out.flush();
-    if (!out) {
-      std::error_code ec;
-      fs::remove(tmp, ec);
-      return make_error(ErrorCode::kIo, "cannot write '", tmp,
-                        "'; check that the folder exists and is writable");
-    }
-  }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) {
-    fs::remove(tmp, ec);
-    return make_error(ErrorCode::kIo, "cannot rename '", tmp, "' to '", path, "': ", ec.message());
-  }
-  return Status::Ok();
+  return write_file_atomically(path, content, /*sync=*/false);
 }
 
 ArtifactStore::ArtifactStore(std::string out_dir) : out_dir_(std::move(out_dir)) {}

@@ -1,8 +1,13 @@
 #include "retort/exec/preflight.h"
 
+#include <signal.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <array>
+#include <cerrno>
+#include <charconv>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <map>
@@ -10,7 +15,9 @@
 #include <string>
 #include <system_error>
 
+#include "exec/cancel_flag.h"
 #include "retort/exec/artifact_store.h"
+#include "retort/exec/executor.h"
 #include "retort/exec/host.h"
 
 namespace retort::exec {
@@ -52,16 +59,54 @@ std::vector<std::string> checked_outputs(const fs::path& dir, const recipe::Reci
   return files.ok() ? std::move(files).value() : std::vector<std::string>{};
 }
 
+constexpr const char* kScratchPrefix = "retort-check-";
+
+// Removes the check folders "retort-check-<pid>-XXXXXX" of processes that are gone and that are
+// older than a few minutes: left by a run killed outright (SIGKILL, a crash in a check).
+void remove_abandoned_scratch(const fs::path& temp) {
+  const std::string prefix = kScratchPrefix;
+  const auto cutoff = fs::file_time_type::clock::now() - std::chrono::minutes(10);
+  std::error_code ec;
+  std::vector<fs::path> abandoned;
+  for (fs::directory_iterator it(temp, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.rfind(prefix, 0) != 0) continue;
+    long pid = 0;
+    const char* first = name.c_str() + prefix.size();
+    const auto [rest, err] = std::from_chars(first, name.c_str() + name.size(), pid);
+    if (err != std::errc() || rest == first || *rest != '-' || pid <= 0) continue;
+    if (::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;  // alive, or not ours
+    std::error_code time_ec;
+    const auto written = fs::last_write_time(it->path(), time_ec);
+    if (!time_ec && written < cutoff && it->is_directory(time_ec)) abandoned.push_back(it->path());
+  }
+  for (const fs::path& p : abandoned) fs::remove_all(p, ec);
+}
+
+// The checks' scratch folder in the system temp folder, "retort-check-<pid>-XXXXXX". A stop
+// signal never leaves it behind: the first one lets check_stages return and this destructor
+// remove it; a second one, which ends the process at once, removes it in the handler
+// (set_scratch_folder).
 class TempDir {
  public:
   TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "retort-check-XXXXXX").string();
-    if (mkdtemp(pattern.data()) != nullptr) path_ = pattern;
+    const fs::path temp = fs::temp_directory_path();
+    remove_abandoned_scratch(temp);
+    std::string pattern =
+        (temp / (kScratchPrefix + std::to_string(static_cast<long>(::getpid())) + "-XXXXXX"))
+            .string();
+    if (mkdtemp(pattern.data()) != nullptr) {
+      path_ = pattern;
+      set_scratch_folder(pattern);
+    }
   }
   ~TempDir() {
     std::error_code ec;
     if (!path_.empty()) fs::remove_all(path_, ec);
+    set_scratch_folder("");
   }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
   const fs::path& path() const { return path_; }
 
  private:
@@ -81,6 +126,8 @@ std::vector<recipe::Diagnostic> check_stages(const recipe::Recipe& recipe,
   }
   const std::string data_json = recipe.data.is_null() ? "{}" : recipe.data.dump();
   for (const recipe::StageSpec* spec : graph_order(recipe)) {
+    // A stop signal: the caller reports the interruption; the folder goes with `tmp`.
+    if (cancel_requested()) break;
     const plugin::StageType* type = registry.find(spec->type);
     const fs::path dir = tmp.path() / spec->id;
     std::error_code ec;
@@ -94,6 +141,7 @@ std::vector<recipe::Diagnostic> check_stages(const recipe::Recipe& recipe,
     run.seed = spec->seed;
     run.threads = 1;
     run.checking = true;
+    run.cancel = cancel_flag();  // a long check may stop early (StageContext::cancelled)
     run.output_dir = dir.string();
     for (const auto& [port, refs] : spec->inputs) {
       std::vector<BoundInput>& bound = run.inputs[port];

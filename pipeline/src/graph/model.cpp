@@ -103,41 +103,47 @@ Status Graph::sort_topologically() {
   for (const auto& in : inputs) available.insert(in.name);
   for (const auto& [name, _] : initializers) available.insert(name);
 
+  // Depth-first, each node after the producers of its inputs in input order (as a recursive
+  // visit would place them), with an explicit stack: a chain of 100,000 nodes must not overflow
+  // the call stack.
   std::vector<int> state(nodes.size(), 0);  // 0 new, 1 visiting, 2 done
-  std::vector<Node> sorted;
-  sorted.reserve(nodes.size());
-  // Depth-first, producers before readers, with an explicit stack: a file may hold a chain of
-  // a million nodes, deeper than the call stack goes. Each entry: node, next input to look at.
-  std::vector<std::pair<size_t, size_t>> stack;
-  auto enter = [&](size_t i) -> Status {
-    if (state[i] == 1)
-      return make_error(ErrorCode::kInvalidArgument, "graph has a cycle through ",
-                        nodes[i].describe());
-    if (state[i] == 0) {
-      state[i] = 1;
-      stack.emplace_back(i, 0);
-    }
-    return Status::Ok();
+  std::vector<size_t> order;                // the nodes stay where they are until it succeeds
+  order.reserve(nodes.size());
+  struct Frame {
+    size_t node;
+    size_t next_input;
   };
+  std::vector<Frame> stack;
   for (size_t root = 0; root < nodes.size(); ++root) {
-    RETORT_RETURN_IF_ERROR(enter(root));
+    if (state[root] != 0) continue;
+    state[root] = 1;
+    stack.push_back({root, 0});
     while (!stack.empty()) {
-      auto& [i, next] = stack.back();
-      if (next == nodes[i].inputs.size()) {
-        state[i] = 2;
-        sorted.push_back(nodes[i]);
+      Frame& top = stack.back();
+      const Node& node = nodes[top.node];
+      if (top.next_input == node.inputs.size()) {
+        state[top.node] = 2;
+        order.push_back(top.node);
         stack.pop_back();
         continue;
       }
-      const std::string& in = nodes[i].inputs[next++];
+      const std::string& in = node.inputs[top.next_input++];
       if (in.empty() || available.count(in)) continue;
       auto it = producer.find(in);
       if (it == producer.end())
-        return make_error(ErrorCode::kInvalidArgument, nodes[i].describe(), " reads value '", in,
+        return make_error(ErrorCode::kInvalidArgument, node.describe(), " reads value '", in,
                           "' that no node, graph input or initializer defines");
-      RETORT_RETURN_IF_ERROR(enter(it->second));  // may reallocate the stack: i and next die
+      if (state[it->second] == 2) continue;
+      if (state[it->second] == 1)
+        return make_error(ErrorCode::kInvalidArgument, "graph has a cycle through ",
+                          nodes[it->second].describe());
+      state[it->second] = 1;
+      stack.push_back({it->second, 0});  // `top` and `node` are not used after this
     }
   }
+  std::vector<Node> sorted;
+  sorted.reserve(nodes.size());
+  for (size_t i : order) sorted.push_back(std::move(nodes[i]));
   nodes = std::move(sorted);
   return Status::Ok();
 }

@@ -4,7 +4,6 @@
 #include <onnx/checker.h>
 #include <onnx/defs/schema.h>
 #include <onnx/onnx_pb.h>
-#include <unistd.h>
 
 #include <bit>
 #include <cerrno>
@@ -22,6 +21,7 @@
 #include <system_error>
 
 #include "retort/core/checked_alloc.h"
+#include "retort/core/atomic_file.h"
 #include "retort/graph/fold_constants.h"
 
 namespace retort {
@@ -54,32 +54,6 @@ Expected<std::string> read_file(const std::string& path) {
   bytes << in.rdbuf();
   if (in.bad()) return make_error(ErrorCode::kIo, "'", path, "': read failed");
   return std::move(bytes).str();
-}
-
-// Writes path + ".tmp", syncs it and renames it over `path`; removes the temporary on failure.
-Status write_file_atomically(const std::string& path, const std::string& bytes) {
-  const std::string tmp = path + ".tmp";
-  std::FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (f == nullptr)
-    return make_error(ErrorCode::kIo, "cannot create '", tmp, "': ", std::strerror(errno),
-                      " (does the folder exist and is it writable?)");
-  bool ok = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
-  ok = std::fflush(f) == 0 && ok;
-  ok = ::fsync(::fileno(f)) == 0 && ok;
-  const int write_errno = errno;
-  ok = std::fclose(f) == 0 && ok;
-  std::error_code ec;
-  if (!ok) {
-    fs::remove(tmp, ec);
-    return make_error(ErrorCode::kIo, "cannot write '", tmp, "': ", std::strerror(write_errno));
-  }
-  fs::rename(tmp, path, ec);
-  if (ec) {
-    std::error_code ignored;
-    fs::remove(tmp, ignored);
-    return make_error(ErrorCode::kIo, "cannot rename '", tmp, "' to '", path, "': ", ec.message());
-  }
-  return Status::Ok();
 }
 
 // ---- tensors --------------------------------------------------------------------------------

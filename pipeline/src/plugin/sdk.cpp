@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "retort/arch/build_model.h"
+#include "retort/core/atomic_file.h"
 #include "retort/graph/onnx_io.h"
 
 namespace retort::plugin {
@@ -169,24 +170,7 @@ Status StageContext::save_metrics(std::string_view port, const nlohmann::json& m
   }
   const std::string path =
       (std::filesystem::path(output_dir()) / (std::string(port) + ".json")).string();
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << metrics.dump(2) << "\n";
-    out.flush();
-    if (!out) {
-      std::remove(tmp.c_str());
-      return make_error(ErrorCode::kIo, where, ": cannot write '", tmp, "'");
-    }
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::remove(tmp.c_str());
-    return make_error(ErrorCode::kIo, where, ": cannot rename '", tmp, "' to '", path,
-                      "': ", ec.message());
-  }
-  return Status::Ok();
+  return write_file_atomically(path, metrics.dump(2) + "\n", /*sync=*/false).with_context(where);
 }
 
 Status StageContext::record_external_file(const std::string& path) const {

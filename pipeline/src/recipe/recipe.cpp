@@ -138,6 +138,22 @@ Expected<Recipe> load_recipe(const std::string& path, const plugin::StageRegistr
   return parse_recipe(text.str(), path, registry, problems);
 }
 
+Expected<nlohmann::json> resolve_data_section(const nlohmann::json& section,
+                                              const std::string& origin,
+                                              const std::string& base_dir,
+                                              std::vector<Diagnostic>* problems) {
+  std::vector<Diagnostic> local;
+  if (problems == nullptr) problems = &local;
+  problems->clear();
+  std::error_code ec;
+  const fs::path base = base_dir.empty() ? fs::current_path(ec) : fs::absolute(base_dir, ec);
+  const detail::Checker checker{base.string(), problems};
+  detail::DataFacts facts;
+  json resolved = detail::resolve_data(&section, checker, &facts);
+  if (!problems->empty()) return failure(ErrorCode::kInvalidArgument, *problems, origin);
+  return resolved;
+}
+
 std::vector<std::string> topological_order(const Recipe& recipe) {
   const size_t n = recipe.stages.size();
   std::map<std::string, size_t> index;

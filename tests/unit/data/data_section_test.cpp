@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "retort/data/fashion_mnist.h"
@@ -117,6 +118,28 @@ TEST_F(DataSectionTest, IdxDatasetsTakeTheGivenNames) {
   ASSERT_TRUE(numbered.ok()) << numbered.status().message();
   EXPECT_EQ((*numbered)->test.class_names.front(), "0");
   EXPECT_EQ((*numbered)->test.class_names.back(), "9");
+}
+
+// A size below 1 or not a whole number used to give an empty split (or throw); it gets the
+// message the recipe check gives.
+TEST_F(DataSectionTest, SizesBelowOneAreRejectedWithTheRecipeMessage) {
+  for (const auto& [key, value, found] : std::vector<std::tuple<std::string, json, std::string>>{
+           {"test_size", 0, "number 0"},
+           {"test_size", -3, "number -3"},
+           {"train_size", "ten", "string \"ten\""},
+           {"train_size", 2.5, "number 2.5"}}) {
+    SCOPED_TRACE(key + " = " + value.dump());
+    auto splits = load_data_section(section({{key, value}}));
+    ASSERT_FALSE(splits.ok());
+    EXPECT_EQ(splits.status().code(), ErrorCode::kInvalidArgument);
+    EXPECT_NE(splits.status().message().find("/data/" + key + ": expected an integer >= 1, found " +
+                                             found),
+              std::string::npos)
+        << splits.status().message();
+  }
+  auto one = load_data_section(section({{"test_size", 1}}));
+  ASSERT_TRUE(one.ok()) << one.status().message();
+  EXPECT_EQ((*one)->test.size(), 1);
 }
 
 }  // namespace

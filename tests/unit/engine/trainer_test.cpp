@@ -119,5 +119,26 @@ TEST(Trainer, AfterStepSeesEveryStepAfterTheUpdate) {
   EXPECT_TRUE(moved_by_first_call) << "after_step must run after the optimizer's update";
 }
 
+// An empty test split used to give accuracy 0.0 and loss 0.0 as if measured; an empty training
+// split trained nothing and reported success.
+TEST(Trainer, AnEmptySplitIsAnErrorNotAccuracyZero) {
+  Model model = mlp(5);
+  auto none = data::slice(fashion(data::Split::kTest, 10), 0, 0);
+  ASSERT_TRUE(none.ok()) << none.status().message();
+  ASSERT_EQ(none->size(), 0);
+  auto eval = evaluate_classifier(model, *none);
+  ASSERT_FALSE(eval.ok()) << "accuracy " << eval->accuracy << " over no images";
+  EXPECT_EQ(eval.status().code(), ErrorCode::kInvalidArgument);
+  EXPECT_TRUE(test_support::contains(eval.status().message(), "has no images to evaluate on"));
+  EXPECT_TRUE(test_support::contains(eval.status().message(), "\"test_size\" of at least 1"));
+
+  TrainOptions options;
+  options.epochs = 1;
+  auto trained = train_classifier(model, *none, options);
+  ASSERT_FALSE(trained.ok());
+  EXPECT_TRUE(test_support::contains(trained.status().message(), "has no images to train on"));
+  EXPECT_TRUE(test_support::contains(trained.status().message(), "\"train_size\" of at least 1"));
+}
+
 }  // namespace
 }  // namespace retort::engine

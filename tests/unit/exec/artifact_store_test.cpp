@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <string>
+#include <thread>
+#include <vector>
 
 #include "exec_test_support.h"
 #include "retort/exec/manifest.h"
@@ -45,6 +48,31 @@ TEST(ArtifactStore, MultiplePortFilesAreOrderedByIndex) {
   ASSERT_FALSE(missing.ok());
   EXPECT_TRUE(
       contains(missing.status().message(), "output 'model' was not written: no file 'model.onnx'"));
+}
+
+// Reports and manifests go through write_file_atomic; its temporary was named after the
+// process only, so two threads writing one file shared it and one failed "cannot rename".
+TEST(ArtifactStore, WriteFileAtomicFromSeveralThreadsLeavesOneWholeFile) {
+  TempDir dir;
+  const std::string target = dir.path("report.json");
+  constexpr int kThreads = 4, kRounds = 50;
+  std::vector<std::string> errors(kThreads);
+  std::vector<std::thread> threads;
+  threads.reserve(kThreads);
+  for (int t = 0; t < kThreads; ++t)
+    threads.emplace_back([&, t] {
+      const std::string content(static_cast<size_t>(500 * (t + 1)), static_cast<char>('a' + t));
+      for (int r = 0; r < kRounds && errors[t].empty(); ++r)
+        if (Status s = write_file_atomic(target, content); !s.ok()) errors[t] = s.message();
+    });
+  for (std::thread& th : threads) th.join();
+  for (int t = 0; t < kThreads; ++t) EXPECT_EQ(errors[t], "") << "thread " << t;
+  const std::string final_text = read_text(target);
+  ASSERT_FALSE(final_text.empty());
+  const int t = final_text[0] - 'a';
+  EXPECT_EQ(final_text, std::string(static_cast<size_t>(500 * (t + 1)), final_text[0]));
+  for (const auto& e : fs::directory_iterator(dir.path()))
+    EXPECT_EQ(e.path().filename().string(), "report.json") << "left behind";
 }
 
 TEST(ArtifactStore, CommitReplacesThePreviousFolderWhole) {

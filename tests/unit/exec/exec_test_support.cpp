@@ -13,6 +13,7 @@
 
 #include <tbb/task_arena.h>
 
+#include "retort/core/atomic_file.h"
 #include "retort/core/cpu_budget.h"
 #include "retort/plugin/sdk.h"
 
@@ -177,7 +178,8 @@ int32_t run_arena(const retort_host* host, retort_stage_run* run, char* error, s
 }
 
 // An export: writes the input's bytes (or "published") to params.path outside the output
-// folder, through a temporary name, and records it; params.skip_write records it unwritten.
+// folder, through a temporary of a unique name, and records it; params.skip_write records it
+// unwritten.
 int32_t run_publish(const retort_host* host, retort_stage_run* run, char* error,
                     size_t error_size) {
   record_run(host, run);
@@ -186,10 +188,8 @@ int32_t run_publish(const retort_host* host, retort_stage_run* run, char* error,
   const char* in = host->input_path(run, "in", 0);
   const std::string content = in != nullptr ? read_text(in) : "published";
   if (!p.value("skip_write", false)) {
-    write_text(target + ".tmp", content);
-    std::error_code ec;
-    fs::rename(target + ".tmp", target, ec);
-    if (ec) return fail_with("cannot rename to " + target + ": " + ec.message(), error, error_size);
+    if (Status s = write_file_atomically(target, content); !s.ok())
+      return fail_with(s.message(), error, error_size);
   }
   if (host->record_external_file(run, target.c_str()) != 0) {
     return fail_with("the host refused to record '" + target + "'", error, error_size);

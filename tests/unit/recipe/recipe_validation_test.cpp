@@ -274,6 +274,44 @@ const BrokenRecipe kBroken[] = {
 INSTANTIATE_TEST_SUITE_P(Recipe, BrokenRecipes, ::testing::ValuesIn(kBroken),
                          [](const auto& info) { return std::string(info.param.name); });
 
+// retort eval/train --data take a data section outside a recipe: the same checks must give the
+// same diagnostics (they used to skip them: "test_size": 0 evaluated on no images).
+TEST(RecipeValidation, DataSectionAloneGivesTheRecipesDiagnostics) {
+  const std::string base = RecipeFolder::get().dir();
+  int compared = 0;
+  for (const BrokenRecipe& c : kBroken) {
+    if (c.where.rfind("/data", 0) != 0) continue;
+    SCOPED_TRACE(c.name);
+    json recipe = RecipeFolder::valid_recipe();
+    c.breakage(recipe);
+    const json data = recipe.contains("data") ? recipe["data"] : json::object();
+    std::vector<Diagnostic> in_recipe, alone;
+    ASSERT_FALSE(RecipeFolder::get().parse(recipe, &in_recipe).ok());
+    auto resolved = resolve_data_section(data, "--data", base, &alone);
+    ASSERT_FALSE(resolved.ok()) << resolved->dump();
+    EXPECT_EQ(resolved.status().code(), ErrorCode::kInvalidArgument);
+    ASSERT_EQ(alone.size(), in_recipe.size()) << dump(alone) << "vs\n" << dump(in_recipe);
+    for (size_t i = 0; i < alone.size(); ++i) {
+      EXPECT_EQ(alone[i].where, in_recipe[i].where);
+      EXPECT_EQ(alone[i].message, in_recipe[i].message);
+      EXPECT_NE(
+          resolved.status().message().find("--data: " + alone[i].where + ": " + alone[i].message),
+          std::string::npos)
+          << resolved.status().message();
+    }
+    ++compared;
+  }
+  EXPECT_GE(compared, 5);
+
+  // A valid section resolves to what the recipe resolves it to.
+  const json recipe = RecipeFolder::valid_recipe();
+  auto parsed = RecipeFolder::get().parse(recipe, nullptr);
+  ASSERT_TRUE(parsed.ok()) << parsed.status().message();
+  auto resolved = resolve_data_section(recipe["data"], "--data", base);
+  ASSERT_TRUE(resolved.ok()) << resolved.status().message();
+  EXPECT_EQ(*resolved, parsed->data);
+}
+
 TEST(RecipeValidation, ReportsEveryProblemInOnePass) {
   json recipe = RecipeFolder::valid_recipe();
   recipe["stagez"] = 1;                                      // unknown key

@@ -82,7 +82,10 @@ struct EvalResult {
 
 // Inference-mode evaluation (dropout off, batch norm on running statistics). QDQ patterns
 // run on int8 kernels unless `lower_int8` is false (then they are simulated in float32). A model
-// with a fixed batch (runnable_batch) is evaluated at that batch; an empty `test` is an error.
+// with a fixed batch (runnable_batch) is evaluated at that batch. An empty `test` is an error
+// (there is no accuracy over no images); so is an empty `train` for train_classifier. The plan
+// shares buffers (PlanOptions::share_buffers): memory grows with the values alive at once, not
+// with the depth of the model.
 Expected<EvalResult> evaluate_classifier(Model& model, const data::Dataset& test,
                                          int64_t batch = 256, bool lower_int8 = true);
 

@@ -25,7 +25,8 @@ std::string output_file_name(const plugin::PortInfo& port, int index = -1);
 // empty. Errors say which port and file is missing.
 Expected<std::vector<std::string>> port_files(const std::string& dir, const plugin::PortInfo& port);
 
-// Writes `content` to `path` through a temporary file in the same folder and a rename.
+// Writes `content` to `path` through a uniquely named temporary file in the same folder and a
+// rename (retort::write_file_atomically, without fsync).
 Status write_file_atomic(const std::string& path, const std::string& content);
 
 class ArtifactStore {

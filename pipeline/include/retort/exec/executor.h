@@ -69,7 +69,9 @@ struct RunResult {
 Expected<RunResult> run_recipe(const recipe::Recipe& recipe, const plugin::StageRegistry& registry,
                                const RunOptions& options);
 
-// SIGINT/SIGTERM call request_cancel(); a second signal while cancelling ends the process.
+// SIGINT/SIGTERM call request_cancel(); a second signal while cancelling ends the process (after
+// removing check_stages' scratch folder, if one exists). Install them before any work that the
+// first signal should stop cleanly: a signal before that kills the process the default way.
 void install_signal_handlers();
 void request_cancel();  // async-signal-safe
 bool cancel_requested();

@@ -12,10 +12,13 @@
 
 namespace retort::exec {
 
-// Runs the checks in a temporary folder (removed afterwards). A check sees the recipe models
-// bound to its inputs and the models the upstream stages' checks passed on. Returns one
+// Runs the checks in a temporary folder, "retort-check-<pid>-XXXXXX" in the system temp folder,
+// removed afterwards, also when a stop signal ends the process (see install_signal_handlers;
+// folders of processes killed outright are removed by a later call). A check sees the recipe
+// models bound to its inputs and the models the upstream stages' checks passed on. Returns one
 // diagnostic per failing stage, located at "/stages/<index>" and naming the stage; empty when
-// every check passes.
+// every check passes. Stops before the next check once cancel_requested(): the caller then
+// reports the interruption, not the diagnostics.
 std::vector<recipe::Diagnostic> check_stages(const recipe::Recipe& recipe,
                                              const plugin::StageRegistry& registry);
 

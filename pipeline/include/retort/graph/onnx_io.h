@@ -37,7 +37,8 @@ Expected<Model> parse_onnx(std::string_view bytes, const std::string& origin,
 
 // Serializes the model (after onnx::checker accepts it).
 Expected<std::string> serialize_onnx(const Model& model);
-// Serializes, checks and writes `path` atomically (path + ".tmp", then rename).
+// Serializes, checks and writes `path` atomically (write_file_atomically: a temporary of a
+// unique name, then a rename), so concurrent saves to one path each succeed.
 Status save_onnx(const Model& model, const std::string& path);
 
 // A single TensorProto file, as the ONNX node tests store inputs and outputs

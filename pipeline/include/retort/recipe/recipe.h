@@ -97,6 +97,16 @@ Expected<Recipe> parse_recipe(const std::string& text, const std::string& origin
                               const plugin::StageRegistry& registry,
                               std::vector<Diagnostic>* problems);
 
+// A "data" section given outside a recipe (retort eval/train --data), checked by the same rules
+// with the same messages as a recipe's, defaults filled in and paths made absolute against
+// `base_dir` (the current folder when empty): the resolved section data::load_data_section
+// takes. On failure `problems` (may be null) holds every problem, each at "/data/...", and the
+// error lists them one per line, each prefixed with `origin` ("--data: /data/test_size: ...").
+Expected<nlohmann::json> resolve_data_section(const nlohmann::json& section,
+                                              const std::string& origin,
+                                              const std::string& base_dir = "",
+                                              std::vector<Diagnostic>* problems = nullptr);
+
 // Stage ids in an order where every stage comes after the stages it reads from (ties keep the
 // recipe's order).
 std::vector<std::string> topological_order(const Recipe& recipe);

@@ -1,5 +1,6 @@
-// Relu and Clip on oneDNN eltwise primitives. Backward reads the output (relu_use_dst_for_bwd),
-// which stays correct should the plan ever run Relu in place.
+// Relu and Clip on oneDNN eltwise primitives (a small ReLU in a loop of its own that gives oneDNN's
+// bits). Backward reads the output (relu_use_dst_for_bwd), which stays correct should the
+// plan ever run Relu in place.
 #include <cstring>
 #include <limits>
 #include <unordered_map>
@@ -11,6 +12,11 @@
 namespace retort::engine {
 namespace {
 
+// A ReLU of at most this many elements runs on the calling thread: for a small tensor, waking
+// oneDNN's OpenMP team costs more than the work, and on a busy machine the fork and join take
+// a scheduler slice per node (a chain of small ReLUs spent about 90% of its time there).
+constexpr int64_t kInlineReluMaxElements = int64_t{1} << 15;
+
 class EltwiseKernel final : public Kernel {
  public:
   EltwiseKernel(const KernelContext& ctx, dnnl::algorithm fwd_alg, dnnl::algorithm bwd_alg,
@@ -21,7 +27,9 @@ class EltwiseKernel final : public Kernel {
         bwd_alg_(bwd_alg),
         alpha_(alpha),
         beta_(beta),
-        shape_(std::move(shape)) {}
+        shape_(std::move(shape)),
+        inline_relu_(fwd_alg == dnnl::algorithm::eltwise_relu_use_dst_for_bwd && alpha == 0.0f &&
+                     shape_numel(shape_) <= kInlineReluMaxElements) {}
 
   std::vector<Shape> output_shapes() const override { return {shape_}; }
   // Inputs after the first (Clip's bounds) are constants read at creation.
@@ -30,6 +38,12 @@ class EltwiseKernel final : public Kernel {
 
   Status bind(const Bindings& b) override {
     dx_ = b.input_grads[0];
+    if (inline_relu_) {  // no oneDNN objects at all
+      x_ = b.inputs[0].data;
+      y_ = b.outputs[0].data;
+      dy_ = b.output_grads[0].data;
+      return Status::Ok();
+    }
     if (shape_numel(shape_) == 0) return Status::Ok();
     try {
       const dnnl::memory::desc md = dense_desc(shape_);
@@ -63,6 +77,16 @@ class EltwiseKernel final : public Kernel {
   }
 
   void forward(bool /*training*/) override {
+    if (inline_relu_) {
+      // oneDNN's bits: its ReLU is max(x, 0) on vmaxps, which gives +0 for a negative input,
+      // -0 and NaN alike.
+      const float* x = x_;
+      float* y = y_;
+      const int64_t n = shape_numel(shape_);
+#pragma omp simd
+      for (int64_t i = 0; i < n; ++i) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+      return;
+    }
     if (shape_numel(shape_) == 0) return;
     fwd_.execute(stream_, fwd_args_);
     stream_.wait();
@@ -70,6 +94,16 @@ class EltwiseKernel final : public Kernel {
 
   void backward() override {
     if (!dx_) return;
+    if (inline_relu_ && dy_ != nullptr) {
+      // relu_use_dst_for_bwd's formula: dy where y > 0, else 0 * dy.
+      const float* y = y_;
+      const float* dy = dy_;
+      float* dx = dx_.data;
+      const int64_t n = shape_numel(shape_);
+#pragma omp simd
+      for (int64_t i = 0; i < n; ++i) dx[i] = y[i] > 0.0f ? dy[i] : dy[i] * 0.0f;
+      return;
+    }
     if (!has_bwd_) {
       std::memset(dx_.data, 0, static_cast<size_t>(dx_.numel()) * sizeof(float));
       return;
@@ -84,6 +118,10 @@ class EltwiseKernel final : public Kernel {
   const dnnl::algorithm fwd_alg_, bwd_alg_;
   const float alpha_, beta_;
   const Shape shape_;
+  const bool inline_relu_;
+  const float* x_ = nullptr;  // the inline ReLU's buffers
+  float* y_ = nullptr;
+  const float* dy_ = nullptr;
   View dx_;
   bool has_bwd_ = false;
   dnnl::eltwise_forward fwd_;

@@ -1,7 +1,11 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <bit>
+#include <cstdint>
+#include <limits>
 #include <string>
+#include <vector>
 
 #include "engine/op_check.h"
 #include "retort/engine/plan.h"
@@ -47,6 +51,46 @@ TEST(ReluTest, GradientsMatchFiniteDifferences) {
     SCOPED_TRACE(shape_to_string(s));
     expect_gradients_match_fd(OpCase{relu_node(), {away_from_zero(s, seed++)}});
   }
+}
+
+// A small ReLU runs in a loop of the engine's own, a large one on oneDNN: both give the same
+// bits, forward and backward, for signed zeros, negatives, infinities and NaN too.
+TEST(ReluTest, SmallAndLargeTensorsGiveTheSameBits) {
+  Model m;
+  m.graph.inputs = {ValueInfo{"X", DType::kFloat32, {Dim::symbolic("N"), Dim::fixed(16)}}};
+  m.graph.outputs = {ValueInfo{"Y", DType::kFloat32, {Dim::symbolic("N"), Dim::fixed(16)}}};
+  m.graph.nodes = {relu_node()};
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const float inf = std::numeric_limits<float>::infinity();
+  const float x[16] = {-1.0f,  -0.0f,   0.0f,   1.5f,  nan,    -nan,  inf,   -inf,
+                       1e-40f, -1e-40f, -3e38f, 3e38f, -0.25f, 0.25f, -7.0f, 7.0f};
+  const float dy[16] = {1.0f,  -1.0f, 2.0f, -2.0f, 3.0f, -3.0f, nan,  0.5f,
+                        -0.0f, 0.0f,  inf,  -inf,  1.0f, -1.0f, 4.0f, -4.0f};
+  auto run = [&](int64_t batch, std::vector<uint32_t>* y_bits, std::vector<uint32_t>* dx_bits) {
+    engine::PlanOptions po;
+    po.batch = batch;  // 1: 16 elements, the engine's loop; 4096: 65,536, oneDNN's
+    po.backward = true;
+    po.input_grads = true;
+    auto plan = engine::Plan::compile(m, po);
+    ASSERT_TRUE(plan.ok()) << plan.status().message();
+    for (int64_t i = 0; i < batch * 16; ++i) (*plan)->input(0).data[i] = x[i % 16];
+    (*plan)->forward(true);
+    for (int64_t i = 0; i < batch * 16; ++i) (*plan)->output_grad(0).data[i] = dy[i % 16];
+    (*plan)->backward();
+    auto dx = (*plan)->grad("X");
+    ASSERT_TRUE(dx.ok()) << dx.status().message();
+    for (int i = 0; i < 16; ++i) {
+      y_bits->push_back(std::bit_cast<uint32_t>((*plan)->output(0).data[i]));
+      dx_bits->push_back(std::bit_cast<uint32_t>(dx->data[i]));
+    }
+  };
+  std::vector<uint32_t> y_small, dx_small, y_large, dx_large;
+  run(1, &y_small, &dx_small);
+  run(4096, &y_large, &dx_large);
+  EXPECT_EQ(y_small, y_large);
+  EXPECT_EQ(dx_small, dx_large);
+  EXPECT_EQ(y_small[0], 0u) << "a negative input gives +0";
+  EXPECT_EQ(y_small[3], std::bit_cast<uint32_t>(1.5f));
 }
 
 TEST(ReluTest, RejectsExtraInputs) {
